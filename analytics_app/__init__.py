@@ -1,0 +1,1 @@
+"""The analytics operations: what each one takes, and how it is computed (engine/)."""

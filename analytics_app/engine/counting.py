@@ -1,0 +1,16 @@
+"""Distinct values of a column with how often each occurs, most frequent first."""
+from pathlib import Path
+
+import duckdb
+
+from .sql import PARQUET, quote_ident
+from .tables import TableResult, write_query
+
+
+def value_counts(con: duckdb.DuckDBPyConnection, source: Path, column: str, dest: Path) -> TableResult:
+    col = quote_ident(column)
+    sql = (
+        f"SELECT {col} AS value, count(*) AS count FROM {PARQUET} "
+        f"GROUP BY {col} ORDER BY count DESC, value ASC NULLS LAST"
+    )
+    return write_query(con, sql, [str(source)], dest)

@@ -1,0 +1,62 @@
+"""Running engine work on a DuckDB connection while reporting progress and honouring cancellation."""
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+
+from .errors import Cancelled
+
+# Called with (stage, percent); returning False asks the work to stop.
+ProgressFn = Callable[[str, float], bool]
+
+
+def no_progress(stage: str, percent: float) -> bool:
+    return True
+
+
+def run_with_progress(
+    con: duckdb.DuckDBPyConnection,
+    work: Callable[[duckdb.DuckDBPyConnection], Any],
+    stage: str,
+    on_progress: ProgressFn = no_progress,
+    interval: float = 0.25,
+) -> Any:
+    """Run work(con) in a helper thread and poll DuckDB's progress; raise Cancelled if asked to stop.
+
+    An exception raised in the calling thread while it waits (a time limit, say) interrupts
+    the query before it propagates, so no query outlives its task.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target():
+        try:
+            outcome["value"] = work(con)
+        except BaseException as exc:  # handed to the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="ravid-engine", daemon=True)
+    thread.start()
+    cancelled = False
+    try:
+        if not on_progress(stage, 0.0):
+            cancelled = True
+            con.interrupt()
+        while thread.is_alive():
+            thread.join(interval)
+            if not thread.is_alive() or cancelled:
+                continue
+            percent = con.query_progress()
+            if not on_progress(stage, max(0.0, min(100.0, percent)) if percent >= 0 else -1.0):
+                cancelled = True
+                con.interrupt()
+    except BaseException:
+        con.interrupt()
+        thread.join()
+        raise
+    if cancelled:
+        raise Cancelled()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+

@@ -1,0 +1,114 @@
+"""The contract's column types, and turning request values into typed Python values."""
+import datetime as dt
+import math
+
+import pyarrow as pa
+
+from .errors import EngineError
+
+INTEGER, FLOAT, BOOLEAN, DATE, DATETIME, STRING = "integer", "float", "boolean", "date", "datetime", "string"
+NUMERIC = (INTEGER, FLOAT)
+TEMPORAL = (DATE, DATETIME)
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def type_of_arrow(arrow_type: pa.DataType) -> str:
+    if pa.types.is_boolean(arrow_type):
+        return BOOLEAN
+    if pa.types.is_integer(arrow_type):
+        return INTEGER
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return FLOAT
+    if pa.types.is_date(arrow_type):
+        return DATE
+    if pa.types.is_timestamp(arrow_type):
+        return DATETIME
+    return STRING
+
+
+def coerce(value, column_type: str, column: str):
+    """The request value as the column's type, or EngineError naming the column."""
+    def bad():
+        return EngineError(
+            f"Value {value!r} is not a valid {column_type} for column '{column}'.",
+            {"value": [f"expected a {column_type} for column '{column}'"]},
+        )
+
+    if value is None:
+        return None
+    if column_type == STRING:
+        if isinstance(value, (dict, list)):
+            raise bad()
+        return value if isinstance(value, str) else str(value)
+    if column_type == INTEGER:
+        if isinstance(value, bool):
+            raise bad()
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                try:
+                    as_float = float(value)
+                except ValueError:
+                    raise bad() from None
+                if as_float.is_integer():
+                    return int(as_float)
+                return as_float  # 2.5 against an integer column still compares numerically
+        raise bad()
+    if column_type == FLOAT:
+        if isinstance(value, bool):
+            raise bad()
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise bad() from None
+        if math.isnan(number):
+            raise bad()
+        return number
+    if column_type == BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise bad()
+    if column_type == DATE:
+        try:
+            text = str(value).strip()
+            return dt.date.fromisoformat(text[:10]) if len(text) > 10 else dt.date.fromisoformat(text)
+        except ValueError:
+            raise bad() from None
+    if column_type == DATETIME:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise bad() from None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return parsed
+    raise bad()
+
+
+def json_value(value):
+    """A cell as a JSON-ready value: ISO dates, NaN and infinities as null."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if (math.isnan(value) or math.isinf(value)) else value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "is_finite"):  # Decimal
+        return float(value) if value.is_finite() else None
+    return value

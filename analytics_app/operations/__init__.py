@@ -1,0 +1,1 @@
+"""One module per operation; each registers itself in analytics_app.registry."""

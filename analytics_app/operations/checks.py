@@ -1,0 +1,37 @@
+"""Checks of an operation's parameters against the dataset's columns, shared by the operations."""
+from rest_framework import serializers
+
+from ..engine.types import NUMERIC, TEMPORAL
+
+
+def column_names(schema: list[dict]) -> list[str]:
+    return [c["name"] for c in schema]
+
+
+def require_columns(field: str, names: list[str], schema: list[dict], kinds: tuple[str, ...] | None = None, what: str = "") -> None:
+    """Every name is a column of the dataset (and of one of `kinds`), or a 400 naming the field."""
+    types = {c["name"]: c["type"] for c in schema}
+    for name in names:
+        if name not in types:
+            raise serializers.ValidationError({field: [f"Unknown column '{name}'. Columns are: {', '.join(types)}."]})
+        if kinds and types[name] not in kinds:
+            raise serializers.ValidationError(
+                {field: [f"Column '{name}' is {types[name]}; {what or ' or '.join(kinds)} is needed."]}
+            )
+
+
+class ColumnList(serializers.ListField):
+    """A list of column names; a single name or a comma-separated string is accepted too."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.CharField(max_length=1024, trim_whitespace=False))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = [part for part in (p.strip() for p in data.split(",")) if part]
+        return super().to_internal_value(data)
+
+
+NUMERIC_TYPES = NUMERIC
+DATE_TYPES = TEMPORAL

@@ -1,0 +1,41 @@
+"""filter: the rows matching all (or any) of a list of conditions."""
+from rest_framework import serializers
+
+from ..engine.errors import EngineError
+from ..engine.filtering import filter_rows
+from ..engine.predicates import OPERATORS, Condition, where_sql
+from ..registry import Operation, RunContext, register
+
+
+class ConditionParams(serializers.Serializer):
+    column = serializers.CharField(max_length=1024, trim_whitespace=False)
+    operator = serializers.CharField(max_length=32, help_text=f"One of {', '.join(OPERATORS)} or == != > >= < <=")
+    value = serializers.JSONField(required=False, allow_null=True)
+
+
+class FilterParams(serializers.Serializer):
+    filters = ConditionParams(many=True, allow_empty=False)
+    match = serializers.ChoiceField(choices=["all", "any"], default="all")
+
+
+def conditions_of(params: dict) -> list[Condition]:
+    return [Condition(f["column"], f["operator"], f.get("value")) for f in params["filters"]]
+
+
+def check(params: dict, schema: list[dict]) -> dict:
+    types = {c["name"]: c["type"] for c in schema}
+    try:
+        where_sql(conditions_of(params), types)
+    except EngineError as exc:
+        raise serializers.ValidationError({"filters": [exc.message]}) from None
+    return params
+
+
+def run(ctx: RunContext, params: dict):
+    conditions = conditions_of(params)
+    return ctx.compute(
+        lambda con: filter_rows(con, ctx.source, ctx.schema, conditions, params["match"], ctx.table_path())
+    )
+
+
+register(Operation("filter", "Rows matching all (or any) of the conditions.", FilterParams, run, check))

@@ -1,0 +1,1 @@
+"""Accounts, datasets and tasks: the platform around the analytics."""

@@ -1,0 +1,1 @@
+"""HTTP endpoints: validate input, call a service or selector, shape the output."""

@@ -1,0 +1,58 @@
+"""GET /health/: real checks of the database, the broker and live workers."""
+import logging
+
+from django.conf import settings
+from django.db import connection
+from drf_yasg.utils import swagger_auto_schema
+from rest_framework.response import Response
+
+from ravid_project.celery import app as celery_app
+
+from .accounts import PublicApi
+
+logger = logging.getLogger("ravid.health")
+
+
+def check_database() -> str:
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return "ok"
+    except Exception as exc:
+        logger.warning("database check failed: %s", exc.__class__.__name__)
+        return "unavailable"
+
+
+def check_broker() -> str:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.default_channel  # opens a channel: the broker really answers
+        return "ok"
+    except Exception as exc:
+        logger.warning("broker check failed: %s", exc.__class__.__name__)
+        return "unavailable"
+
+
+def count_workers() -> int:
+    try:
+        return len(celery_app.control.ping(timeout=1.0) or [])
+    except Exception:
+        return 0
+
+
+class HealthApi(PublicApi):
+    @swagger_auto_schema(operation_summary="Service health: database, broker, workers", security=[], tags=["service"])
+    def get(self, request):
+        database, broker = check_database(), check_broker()
+        workers = count_workers() if broker == "ok" else 0
+        healthy = database == "ok" and broker == "ok"
+        body = {
+            "status": "ok" if healthy else "unavailable",
+            "service": "ravid",
+            "version": settings.RAVID_VERSION,
+            "checks": {"database": database, "broker": broker, "workers": workers},
+        }
+        return Response(body, status=200 if healthy else 503)

@@ -1,0 +1,60 @@
+"""Reading the rows query (columns, f, sort, page, page_size) from a query string, and answering it."""
+from pathlib import Path
+
+from rest_framework import serializers
+
+from analytics_app.engine.errors import EngineError
+from analytics_app.engine.predicates import Condition
+from analytics_app.engine.rows import SortKey, read_page
+from analytics_app.engine.sql import connect
+
+from ..errors import ApiError
+from ..storage import engine_limits
+
+
+class RowsQuerySerializer(serializers.Serializer):
+    columns = serializers.CharField(required=False, help_text="Comma-separated column names.")
+    sort = serializers.CharField(required=False, help_text="Comma-separated; prefix with - for descending.")
+    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    page_size = serializers.IntegerField(required=False, default=50, min_value=1, max_value=1000)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_filter(raw: str) -> Condition:
+    parts = raw.split(",", 2)
+    if len(parts) < 2 or not parts[0]:
+        raise ApiError(400, f"Filter '{raw}' must be column,operator,value.", {"f": [f"bad filter '{raw}'"]})
+    value = parts[2] if len(parts) == 3 else None
+    return Condition(parts[0], parts[1], value)
+
+
+def rows_page(query_params, path: Path, schema: list[dict]) -> dict:
+    """The contract's page body for a table at `path`; 400 in the envelope for any bad part of the query."""
+    known = {"columns", "f", "sort", "page", "page_size", "format"}
+    unknown = sorted(set(query_params.keys()) - known)
+    if unknown:
+        raise ApiError(400, f"Unknown query parameter '{unknown[0]}'.", {unknown[0]: ["not a rows query parameter"]})
+    data = RowsQuerySerializer(data=query_params)
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    columns = _split(v["columns"]) if v.get("columns") else None
+    sort = [SortKey(s.lstrip("-"), s.startswith("-")) for s in _split(v.get("sort", ""))]
+    conditions = [parse_filter(raw) for raw in query_params.getlist("f")]
+    con = connect(engine_limits())
+    try:
+        page = read_page(con, path, schema, columns, conditions, sort, v["page"], v["page_size"])
+    except EngineError as exc:
+        raise ApiError(400, exc.message, exc.details) from None
+    finally:
+        con.close()
+    size = v["page_size"]
+    return {
+        "page": v["page"],
+        "page_size": size,
+        "total": page.total,
+        "pages": (page.total + size - 1) // size,
+        "items": page.items,
+    }

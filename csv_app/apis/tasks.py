@@ -1,0 +1,267 @@
+"""Submit operations and follow them: status, rows, download, cancel, delete, list."""
+from pathlib import Path
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_yasg import openapi
+from drf_yasg.utils import swagger_auto_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics_app.engine.export import FORMATS, export_table
+from analytics_app.engine.sql import connect
+from analytics_app.engine.tables import head
+from analytics_app.registry import all_operations
+
+from ..errors import ApiError
+from ..models import Task
+from ..pagination import PagePagination
+from ..selectors import dataset_get_for_user, task_get_for_user, tasks_of_user
+from ..services.datasets import INGEST
+from ..services.tasks import task_cancel, task_delete, task_submit
+from ..storage import engine_limits, media_path
+from .accounts import error_response
+from .rows_query import RowsQuerySerializer, rows_page
+
+
+def result_table_path(task: Task) -> Path | None:
+    """The Parquet table a finished task produced (an ingest's is its dataset), or None."""
+    if task.status != Task.Status.SUCCESS:
+        return None
+    if task.operation == INGEST:
+        return media_path(task.dataset.parquet_file) if task.dataset.parquet_file else None
+    if task.result_kind == Task.ResultKind.TABLE and task.result_dir:
+        return media_path(task.result_dir) / "result.parquet"
+    return None
+
+
+def task_body(request, task: Task, n: int = 100) -> dict:
+    body = {
+        "task_id": str(task.id),
+        "operation": task.operation,
+        "file_id": str(task.dataset_id),
+        "parameters": task.parameters,
+        "status": task.status,
+        "progress": {
+            "current": task.progress_current,
+            "total": task.progress_total,
+            "percent": round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0,
+            "stage": task.stage,
+        },
+        "attempts": task.attempts,
+        "created_at": task.created_at,
+        "started_at": task.started_at,
+        "finished_at": task.finished_at,
+    }
+    if task.status == Task.Status.SUCCESS:
+        columns = [c["name"] for c in task.result_columns or []]
+        table = result_table_path(task)
+        data = []
+        if table is not None and n > 0 and table.exists():
+            con = connect(engine_limits())
+            try:
+                data = head(con, table, n, columns)
+            finally:
+                con.close()
+        link = request.build_absolute_uri(reverse("task-download", args=[task.id]))
+        if task.result_kind == Task.ResultKind.CHART:
+            link += "?format=png"
+        body["result"] = {
+            "data": data,
+            "file_link": link,
+            "row_count": task.result_row_count,
+            "columns": columns,
+            "value": task.result_value,
+        }
+    if task.status == Task.Status.FAILURE:
+        body["error"] = task.error
+    return body
+
+
+class StatusQuerySerializer(serializers.Serializer):
+    n = serializers.IntegerField(required=False, default=100, min_value=0, max_value=1000)
+
+
+TASK_SCHEMA = openapi.Schema(type=openapi.TYPE_OBJECT, properties={
+    "task_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid"),
+    "operation": openapi.Schema(type=openapi.TYPE_STRING),
+    "file_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid"),
+    "status": openapi.Schema(type=openapi.TYPE_STRING, enum=list(Task.Status.values)),
+    "progress": openapi.Schema(type=openapi.TYPE_OBJECT),
+    "result": openapi.Schema(type=openapi.TYPE_OBJECT, description="On SUCCESS: data, file_link, row_count, columns, value"),
+    "error": openapi.Schema(type=openapi.TYPE_STRING, description="On FAILURE"),
+})
+
+
+class OperationSubmitApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "OperationSubmitInput"
+
+        file_id = serializers.UUIDField()
+        operation = serializers.CharField(max_length=32)
+
+    @swagger_auto_schema(
+        operation_summary="Start an operation on a dataset",
+        operation_description="Parameters sit at the top level beside `operation`. Operations: "
+        + "; ".join(f"`{name}`: {op.summary}" for name, op in all_operations().items()),
+        request_body=openapi.Schema(type=openapi.TYPE_OBJECT, required=["file_id", "operation"], properties={
+            "file_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid"),
+            "operation": openapi.Schema(type=openapi.TYPE_STRING, enum=list(all_operations())),
+        }, additional_properties=True),
+        responses={
+            202: openapi.Response("Queued", openapi.Schema(type=openapi.TYPE_OBJECT, properties={
+                "message": openapi.Schema(type=openapi.TYPE_STRING),
+                "task_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid"),
+                "status_url": openapi.Schema(type=openapi.TYPE_STRING)})),
+            400: error_response("Unknown operation or bad parameters"),
+            404: error_response("Unknown dataset"),
+            409: error_response("Dataset not ready"),
+            503: error_response("Queue unavailable"),
+        },
+        tags=["tasks"],
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise ApiError(400, "The body must be a JSON object.")
+        head_data = self.InputSerializer(data=request.data)
+        head_data.is_valid(raise_exception=True)
+        operation = head_data.validated_data["operation"]
+        if operation not in all_operations():
+            raise ApiError(400, f"Unknown operation '{operation}'. Use one of: {', '.join(all_operations())}.",
+                           {"operation": [f"unknown operation '{operation}'"]})
+        dataset = dataset_get_for_user(request.user, head_data.validated_data["file_id"])
+        params = {k: v for k, v in request.data.items() if k not in ("file_id", "operation")}
+        task = task_submit(user=request.user, dataset=dataset, operation=operation, params=params)
+        return Response(
+            {"message": "Operation started", "task_id": str(task.id), "status_url": reverse("task-detail", args=[task.id])},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class TaskStatusApi(APIView):
+    class QuerySerializer(StatusQuerySerializer):
+        class Meta:
+            ref_name = "TaskStatusQuery"
+
+        task_id = serializers.UUIDField()
+
+    @swagger_auto_schema(operation_summary="A task's status, progress and result", query_serializer=QuerySerializer,
+                         responses={200: TASK_SCHEMA, 404: error_response("Not found")}, tags=["tasks"])
+    def get(self, request):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        task = task_get_for_user(request.user, query.validated_data["task_id"])
+        return Response(task_body(request, task, query.validated_data["n"]))
+
+
+class TaskDetailApi(APIView):
+    @swagger_auto_schema(operation_summary="A task's status, progress and result", query_serializer=StatusQuerySerializer,
+                         responses={200: TASK_SCHEMA, 404: error_response("Not found")}, tags=["tasks"])
+    def get(self, request, task_id):
+        query = StatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        task = task_get_for_user(request.user, task_id)
+        return Response(task_body(request, task, query.validated_data["n"]))
+
+    @swagger_auto_schema(operation_summary="Delete a task and its result files", responses={204: "Deleted"}, tags=["tasks"])
+    def delete(self, request, task_id):
+        task_delete(task_get_for_user(request.user, task_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TaskListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TaskListFilter"
+
+        status = serializers.ChoiceField(choices=Task.Status.values, required=False)
+        operation = serializers.CharField(required=False, max_length=32)
+        file_id = serializers.UUIDField(required=False)
+        page = serializers.IntegerField(required=False, min_value=1)
+        page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+
+    def get_queryset(self):
+        query = self.FilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        tasks = tasks_of_user(self.request.user)
+        v = query.validated_data
+        if "status" in v:
+            tasks = tasks.filter(status=v["status"])
+        if "operation" in v:
+            tasks = tasks.filter(operation=v["operation"])
+        if "file_id" in v:
+            tasks = tasks.filter(dataset_id=v["file_id"])
+        return tasks
+
+    @swagger_auto_schema(operation_summary="Your tasks (paginated; page, page_size)", manual_parameters=[
+        openapi.Parameter("status", openapi.IN_QUERY, type=openapi.TYPE_STRING, enum=Task.Status.values),
+        openapi.Parameter("operation", openapi.IN_QUERY, type=openapi.TYPE_STRING),
+        openapi.Parameter("file_id", openapi.IN_QUERY, type=openapi.TYPE_STRING, format="uuid"),
+        openapi.Parameter("page", openapi.IN_QUERY, type=openapi.TYPE_INTEGER),
+        openapi.Parameter("page_size", openapi.IN_QUERY, type=openapi.TYPE_INTEGER),
+    ], tags=["tasks"])
+    def get(self, request):
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(self.get_queryset(), request, view=self)
+        return paginator.get_paginated_response([task_body(request, t, n=0) for t in page])
+
+
+def _finished_table(request, task_id) -> tuple[Task, Path]:
+    task = task_get_for_user(request.user, task_id)
+    if task.status != Task.Status.SUCCESS:
+        raise ApiError(409, f"The task is {task.status}; its result is available once it succeeds.")
+    path = result_table_path(task)
+    if path is None or not path.exists():
+        raise ApiError(409, "This task's result is not a table.")
+    return task, path
+
+
+class TaskRowsApi(APIView):
+    @swagger_auto_schema(operation_summary="Query a result's rows", query_serializer=RowsQuerySerializer, tags=["tasks"])
+    def get(self, request, task_id):
+        task, path = _finished_table(request, task_id)
+        return Response(rows_page(request.query_params, path, task.result_columns))
+
+
+class TaskDownloadApi(APIView):
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TaskDownloadQuery"
+
+        format = serializers.ChoiceField(choices=[*FORMATS, "png"], required=False)
+
+    @swagger_auto_schema(operation_summary="Download a result (csv, json, parquet; png for charts)",
+                         query_serializer=QuerySerializer, responses={200: "The file"}, tags=["tasks"])
+    def get(self, request, task_id):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        task = task_get_for_user(request.user, task_id)
+        if task.status != Task.Status.SUCCESS:
+            raise ApiError(409, f"The task is {task.status}; its result is available once it succeeds.")
+        fmt = query.validated_data.get("format")
+        if task.result_kind == Task.ResultKind.CHART:
+            if fmt not in (None, "png"):
+                raise ApiError(400, "A chart downloads as png.", {"format": ["use png"]})
+            png = media_path(task.result_dir) / "chart.png"
+            return FileResponse(open(png, "rb"), content_type="image/png", as_attachment=True, filename=f"{task.id}.png")
+        fmt = fmt or "csv"
+        if fmt == "png":
+            raise ApiError(400, "Only charts download as png; use csv, json or parquet.", {"format": ["use csv, json or parquet"]})
+        task, path = _finished_table(request, task_id)
+        export_dir = (media_path(task.result_dir) if task.result_dir else path.parent)
+        target = export_dir / f"export.{fmt}"
+        if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
+            export_table(path, fmt, target)
+        types = {"csv": "text/csv; charset=utf-8", "json": "application/json", "parquet": "application/vnd.apache.parquet"}
+        return FileResponse(open(target, "rb"), content_type=types[fmt], as_attachment=True,
+                            filename=f"{task.operation}-{str(task.id)[:8]}.{fmt}")
+
+
+class TaskCancelApi(APIView):
+    @swagger_auto_schema(operation_summary="Cancel a queued or running task", responses={202: TASK_SCHEMA, 409: error_response("Already finished")}, tags=["tasks"])
+    def post(self, request, task_id):
+        task = task_cancel(task_get_for_user(request.user, task_id))
+        return Response(task_body(request, task, n=0), status=status.HTTP_202_ACCEPTED)
+

@@ -1,0 +1,147 @@
+"""The contract's error envelope for every 4xx and 5xx: DRF's exceptions, Django's 404/500, login lockout."""
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger("ravid.api")
+
+CODES = {
+    400: "invalid",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    503: "service_unavailable",
+}
+
+MESSAGES = {
+    400: "The request is not valid.",
+    401: "Authentication credentials were not provided.",
+    403: "You do not have permission to perform this action.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    409: "The request conflicts with the current state.",
+    413: "The upload is too large.",
+    415: "Unsupported media type.",
+    429: "Too many requests; try again later.",
+    500: "Something went wrong on our side; the error has been logged.",
+    503: "The service is temporarily unavailable; try again shortly.",
+}
+
+
+class ApiError(exceptions.APIException):
+    """An error with the contract's code, a sentence and optional details."""
+
+    def __init__(self, status_code: int, message: str, details: dict | None = None, code: str | None = None):
+        self.status_code = status_code
+        self.message = message
+        self.details = details
+        self.error_code = code or CODES.get(status_code, "invalid")
+        super().__init__(detail=message)
+
+
+def envelope(status_code: int, message: str | None = None, details=None, code: str | None = None) -> dict:
+    return {
+        "error": message or MESSAGES.get(status_code, "Error."),
+        "code": code or CODES.get(status_code, "invalid"),
+        "details": details if details else None,
+    }
+
+
+def _first_message(detail) -> str | None:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            msg = _first_message(value)
+            if msg:
+                return msg if key in ("non_field_errors", "detail") else f"{key}: {msg}"
+    if isinstance(detail, list):
+        for item in detail:
+            msg = _first_message(item)
+            if msg:
+                return msg
+    if isinstance(detail, str):
+        return detail
+    return None
+
+
+def _details(detail):
+    if isinstance(detail, dict):
+        return {k: _details(v) if isinstance(v, dict) else [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(x) for x in detail]}
+    return None
+
+
+def api_exception_handler(exc, context):
+    """DRF's exception handler: everything, unexpected errors included, comes out in the envelope."""
+    headers = {}
+    if isinstance(exc, ApiError):
+        return Response(envelope(exc.status_code, exc.message, exc.details, exc.error_code), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        return Response(envelope(413, "The request body is too large."), status=413)
+    if not isinstance(exc, exceptions.APIException):
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__ if context else "api")
+        return Response(envelope(500), status=500)
+
+    code = exc.status_code
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    detail = exc.detail
+    if isinstance(exc, exceptions.ValidationError):
+        message = _first_message(detail) or MESSAGES[400]
+        body = envelope(400, message, _details(detail))
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        body = envelope(405, str(detail))
+    elif isinstance(exc, exceptions.Throttled):
+        body = envelope(429, "Too many requests; try again in a while.")
+    elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        code = 401
+        err_code = "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated) else "authentication_failed"
+        message = _first_message(detail) or MESSAGES[401]
+        if isinstance(detail, dict) and "messages" in detail:
+            message = "The access token is invalid or expired."
+        body = envelope(401, message, None, err_code)
+    else:
+        body = envelope(code, _first_message(detail) or MESSAGES.get(code))
+    return Response(body, status=code, headers=headers)
+
+
+def json_error(request, status_code: int, message: str | None = None) -> JsonResponse:
+    return JsonResponse(envelope(status_code, message), status=status_code)
+
+
+def not_found_view(request, exception=None):
+    return json_error(request, 404, "No such endpoint or object.")
+
+
+def server_error_view(request):
+    return json_error(request, 500)
+
+
+def bad_request_view(request, exception=None):
+    return json_error(request, 400)
+
+
+def permission_denied_view(request, exception=None):
+    return json_error(request, 403)
+
+
+def login_lockout_response(request, original_response=None, credentials=None):
+    """django-axes: the answer once an account or an address has failed to log in too often."""
+    return JsonResponse(
+        envelope(429, "Too many failed login attempts; try again later."), status=status.HTTP_429_TOO_MANY_REQUESTS
+    )

@@ -1,0 +1,23 @@
+"""Gives each request an id (X-Request-ID), for the logs and the response."""
+import re
+import uuid
+
+from . import logging_context
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        given = request.headers.get("X-Request-ID", "")
+        rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        token = logging_context.request_id.set(rid)
+        try:
+            response = self.get_response(request)
+        finally:
+            logging_context.request_id.reset(token)
+        response["X-Request-ID"] = rid
+        return response

@@ -1,0 +1,106 @@
+"""Datasets (uploaded files), who they are shared with, and tasks: the row that is the truth about a job."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Dataset(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        READY = "READY"
+        FAILED = "FAILED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error = models.TextField(blank=True, default="")
+    size_bytes = models.BigIntegerField(default=0)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    encoding = models.CharField(max_length=32, blank=True, default="")
+    delimiter = models.CharField(max_length=4, blank=True, default="")
+    source_file = models.CharField(max_length=512, blank=True, default="")
+    parquet_file = models.CharField(max_length=512, blank=True, default="")
+    origin_task = models.ForeignKey(
+        "Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="saved_datasets"
+    )
+    shared_with = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="DatasetShare", related_name="shared_datasets", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.status})"
+
+
+class DatasetShare(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dataset_shares")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "user"], name="unique_dataset_share")]
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        STARTED = "STARTED"
+        SUCCESS = "SUCCESS"
+        FAILURE = "FAILURE"
+        REVOKED = "REVOKED"
+
+    FINISHED = (Status.SUCCESS, Status.FAILURE, Status.REVOKED)
+
+    class ResultKind(models.TextChoices):
+        NONE = ""
+        TABLE = "table"
+        VALUE = "value"
+        CHART = "chart"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="tasks")
+    operation = models.CharField(max_length=32, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=64, db_index=True, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    progress_current = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(default=100)
+    stage = models.CharField(max_length=32, blank=True, default="queued")
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    result_kind = models.CharField(max_length=8, choices=ResultKind.choices, blank=True, default="")
+    result_dir = models.CharField(max_length=512, blank=True, default="")
+    result_row_count = models.BigIntegerField(null=True, blank=True)
+    result_columns = models.JSONField(default=list, blank=True)
+    result_value = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="task_status_heartbeat")]
+
+    def __str__(self):
+        return f"{self.operation} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration_seconds(self):
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

@@ -1,0 +1,1 @@
+"""Services: the functions that change state and enqueue work."""

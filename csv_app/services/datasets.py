@@ -1,0 +1,147 @@
+"""Creating datasets from uploads, ingesting them, sharing and deleting them."""
+import logging
+import os
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404
+
+from analytics_app.engine.errors import EngineError
+from analytics_app.engine.sniff import HEAD_BYTES, sniff
+
+from ..errors import ApiError
+from ..models import Dataset, DatasetShare, Task
+from ..storage import dataset_dir, relative, remove_tree, result_dir
+from .queue import create_and_enqueue, task_enqueue_on_commit
+
+logger = logging.getLogger("ravid.datasets")
+INGEST = "ingest"
+
+
+def _too_large(size: int) -> ApiError:
+    limit = settings.MAX_UPLOAD_BYTES
+    return ApiError(
+        413,
+        f"The upload is {size} bytes; the limit is {limit} bytes.",
+        {"file": [f"at most {limit} bytes"]},
+    )
+
+
+def upload_check_size(size: int | None) -> None:
+    if size is not None and size > settings.MAX_UPLOAD_BYTES:
+        raise _too_large(size)
+
+
+def _store_upload(upload, dest: Path) -> None:
+    temp_path = getattr(upload, "temporary_file_path", None)
+    if temp_path is not None:
+        try:
+            os.replace(temp_path(), dest)
+            return
+        except OSError:
+            pass
+    upload.seek(0)
+    with open(dest, "wb") as out:
+        for chunk in upload.chunks(1024 * 1024):
+            out.write(chunk)
+
+
+def clean_name(name: str | None, fallback: str) -> str:
+    name = os.path.basename((name or "").replace("\\", "/")).strip().strip(".") or fallback
+    return "".join(ch for ch in name if ch.isprintable())[:255] or fallback
+
+
+def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, Task]:
+    """Check the upload quickly, store it, and queue its ingest; 400/413/503 in the envelope otherwise."""
+    size = upload.size
+    upload_check_size(size)
+    upload.seek(0)
+    head = upload.read(HEAD_BYTES)
+    try:
+        dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS)
+    except EngineError as exc:
+        raise ApiError(400, exc.message, exc.details) from None
+    dataset_id = uuid.uuid4()
+    folder = dataset_dir(dataset_id)
+    folder.mkdir(parents=True, exist_ok=False)
+    source = folder / "source.csv"
+    try:
+        _store_upload(upload, source)
+    except BaseException:
+        remove_tree(folder)
+        raise
+
+    def create():
+        dataset = Dataset.objects.create(
+            id=dataset_id,
+            owner=owner,
+            name=clean_name(name, fallback=clean_name(upload.name, "upload.csv")),
+            size_bytes=size,
+            encoding=dialect.encoding,
+            delimiter=dialect.delimiter,
+            columns=[{"name": c, "type": None} for c in dialect.columns],
+            source_file=relative(source),
+        )
+        task = Task.objects.create(owner=owner, dataset=dataset, operation=INGEST, parameters={})
+        task_enqueue_on_commit(task)
+        return dataset, task
+
+    def cleanup(created):
+        created[0].delete()
+        remove_tree(folder)
+
+    try:
+        return create_and_enqueue(create, cleanup)
+    except BaseException:
+        if not Dataset.objects.filter(id=dataset_id).exists():
+            remove_tree(folder)
+        raise
+
+
+def dataset_delete(dataset: Dataset) -> None:
+    """Delete a dataset, its tasks and every file of theirs."""
+    task_ids = list(dataset.tasks.values_list("id", flat=True))
+    with transaction.atomic():
+        Task.objects.filter(id__in=task_ids, status__in=[Task.Status.PENDING, Task.Status.STARTED]).update(
+            status=Task.Status.REVOKED
+        )
+        dataset.delete()
+    remove_tree(dataset_dir(dataset.id))
+    for task_id in task_ids:
+        remove_tree(result_dir(task_id))
+
+
+def dataset_share(*, dataset: Dataset, by, user_identifier: str) -> DatasetShare:
+    User = get_user_model()
+    ident = (user_identifier or "").strip()
+    user = User.objects.filter(Q(username__iexact=ident) | Q(email__iexact=ident)).order_by("id").first()
+    if user is None:
+        raise ApiError(404, f"No user '{ident}' was found.", {"user": ["unknown user"]})
+    if user.pk == dataset.owner_id:
+        raise ApiError(400, "The owner already has access to this dataset.", {"user": ["that is the owner"]})
+    share, _ = DatasetShare.objects.get_or_create(dataset=dataset, user=user)
+    return share
+
+
+def dataset_unshare(*, dataset: Dataset, user_id: int) -> None:
+    deleted, _ = DatasetShare.objects.filter(dataset=dataset, user_id=user_id).delete()
+    if not deleted:
+        raise Http404
+
+
+def dataset_mark_failed(dataset_id, reason: str) -> None:
+    Dataset.objects.filter(id=dataset_id).exclude(status=Dataset.Status.READY).update(
+        status=Dataset.Status.FAILED, error=reason
+    )
+
+
+def source_cleanup(dataset: Dataset) -> None:
+    """The CSV is parsed once: after a successful ingest only the Parquet file is kept."""
+    if dataset.source_file:
+        path = Path(settings.MEDIA_ROOT) / dataset.source_file
+        path.unlink(missing_ok=True)
+

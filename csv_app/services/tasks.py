@@ -1,0 +1,298 @@
+"""Submitting operations, running them on a worker, cancelling, deleting and sweeping tasks."""
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from rest_framework import serializers
+
+from analytics_app.engine.errors import Cancelled, EngineError
+from analytics_app.engine.ingest import ingest_csv
+from analytics_app.engine.sniff import Dialect
+from analytics_app.registry import ChartResult, RunContext, ValueResult, get_operation
+from analytics_app.engine.tables import TableResult
+
+from .. import logging_context
+from ..errors import ApiError
+from ..models import Dataset, Task
+from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
+from .datasets import INGEST, source_cleanup
+from .queue import create_and_enqueue, task_enqueue_on_commit, task_requeue
+
+logger = logging.getLogger("ravid.tasks")
+S = Task.Status
+INTERNAL_ERROR = "The operation failed because of an internal error; it has been logged."
+
+# Each stage's share of the whole job, as (start, end) percent.
+STAGES = {
+    "queued": (0, 0),
+    "decoding": (0, 30),
+    "inferring types": (30, 50),
+    "writing": (50, 97),
+    "computing": (2, 95),
+    "rendering": (80, 97),
+    "saving": (97, 99),
+    "done": (100, 100),
+}
+
+
+def _idempotency_key(dataset_id, operation: str, params: dict) -> str:
+    blob = json.dumps([str(dataset_id), operation, params], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def task_submit(*, user, dataset: Dataset, operation: str, params: dict) -> Task:
+    """Validate the parameters against the dataset and queue the operation (or return an identical live one)."""
+    op = get_operation(operation)
+    if op is None:
+        raise serializers.ValidationError({"operation": [f"Unknown operation '{operation}'."]})
+    if dataset.status != Dataset.Status.READY:
+        state = "still being ingested" if dataset.status == Dataset.Status.PENDING else "failed to ingest"
+        raise ApiError(409, f"The dataset is {state}; operations need a READY dataset.", {"file_id": [dataset.status]})
+    schema = op.params(data=params)
+    schema.is_valid(raise_exception=True)
+    clean = dict(schema.validated_data)
+    if op.check is not None:
+        clean = op.check(clean, dataset.columns) or clean
+    clean = json.loads(json.dumps(clean, default=str))
+    key = _idempotency_key(dataset.id, operation, clean)
+    live = Task.objects.filter(
+        owner=user, dataset=dataset, idempotency_key=key, status__in=[S.PENDING, S.STARTED]
+    ).first()
+    if live is not None:
+        return live
+
+    def create():
+        task = Task.objects.create(
+            owner=user, dataset=dataset, operation=operation, parameters=clean,
+            idempotency_key=key, enqueued_at=timezone.now(),
+        )
+        task_enqueue_on_commit(task)
+        return task
+
+    return create_and_enqueue(create, lambda task: task.delete())
+
+
+class ProgressReporter:
+    """Writes progress and the heartbeat to the task row at most every half second; reports cancellation."""
+
+    def __init__(self, task_id, every: float = 0.5):
+        self.task_id = task_id
+        self.every = every
+        self.last = 0.0
+        self.cancelled = False
+
+    def __call__(self, stage: str, percent: float) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return not self.cancelled
+        self.last = now
+        lo, hi = STAGES.get(stage, (0, 99))
+        overall = lo + (hi - lo) * max(0.0, percent) / 100.0
+        updated = Task.objects.filter(id=self.task_id, status=S.STARTED).update(
+            stage=stage, progress_current=int(overall), progress_total=100, heartbeat_at=timezone.now()
+        )
+        if updated == 0:
+            self.cancelled = True
+        return not self.cancelled
+
+
+def _claim(task_id, worker: str) -> Task | None:
+    """Move the task to STARTED unless another worker has it; None when there is nothing to run."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.TASK_HEARTBEAT_STALE_SECONDS)
+    claimable = Q(status=S.PENDING) | Q(status=S.STARTED, heartbeat_at__lt=stale) | Q(status=S.STARTED, heartbeat_at__isnull=True)
+    updated = Task.objects.filter(claimable, id=task_id).update(
+        status=S.STARTED, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
+        worker=worker[:255], stage="starting", progress_current=0, error="",
+    )
+    if not updated:
+        return None
+    return Task.objects.select_related("dataset").get(id=task_id)
+
+
+def _attempt_dir(task_id) -> Path:
+    return Path(settings.RESULTS_DIR) / f".{task_id}.{uuid.uuid4().hex}.tmp"
+
+
+def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_limit: int | None = None) -> str | None:
+    """Run one task to its end on this worker. Returns the final status, or None if it was not ours to run.
+
+    `stop_errors` are the exceptions a time limit raises here; they end the task as timed out.
+    """
+    task = _claim(task_id, worker or socket.gethostname())
+    if task is None:
+        return None
+    token = logging_context.task_id.set(str(task.id))
+    reporter = ProgressReporter(task.id)
+    work_dir = _attempt_dir(task.id)
+    work_dir.mkdir(parents=True)
+    started = time.monotonic()
+    try:
+        if task.operation == INGEST:
+            status = _run_ingest(task, reporter, work_dir)
+        else:
+            status = _run_operation(task, reporter, work_dir)
+    except Cancelled:
+        status = S.REVOKED
+        _finish(task, S.REVOKED)
+    except stop_errors:  # a time limit
+        limit = time_limit or settings.TASK_SOFT_TIME_LIMIT
+        status = _fail(task, f"The task timed out after {limit} s.")
+    except EngineError as exc:
+        status = _fail(task, exc.message)
+    except serializers.ValidationError as exc:
+        status = _fail(task, _validation_sentence(exc))
+    except Exception:
+        logger.exception("task failed", extra={"operation": task.operation})
+        status = _fail(task, INTERNAL_ERROR)
+    finally:
+        remove_tree(work_dir)
+        logging_context.task_id.reset(token)
+    logger.info(
+        "task finished",
+        extra={"ravid_task_id": str(task.id), "operation": task.operation, "status": status,
+               "seconds": round(time.monotonic() - started, 3)},
+    )
+    return status
+
+
+def _validation_sentence(exc: serializers.ValidationError) -> str:
+    from ..errors import _first_message
+
+    return _first_message(exc.detail) or "The parameters are not valid for this dataset."
+
+
+def _finish(task: Task, status: str, **fields) -> bool:
+    """Record the end of a task if it is still ours (not cancelled or deleted meanwhile)."""
+    updated = Task.objects.filter(id=task.id, status=S.STARTED).update(
+        status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields
+    )
+    if status == S.REVOKED:
+        Task.objects.filter(id=task.id, status=S.REVOKED, finished_at__isnull=True).update(finished_at=timezone.now())
+    return bool(updated)
+
+
+def _fail(task: Task, reason: str) -> str:
+    if task.operation == INGEST:
+        with transaction.atomic():
+            _finish(task, S.FAILURE, error=reason, stage="failed")
+            Dataset.objects.filter(id=task.dataset_id).exclude(status=Dataset.Status.READY).update(
+                status=Dataset.Status.FAILED, error=reason
+            )
+    else:
+        _finish(task, S.FAILURE, error=reason, stage="failed")
+    return S.FAILURE
+
+
+def _run_ingest(task: Task, reporter: ProgressReporter, work_dir: Path) -> str:
+    dataset = task.dataset
+    source = media_path(dataset.source_file)
+    if not source.exists():
+        raise EngineError("The uploaded file is no longer available; upload it again.")
+    dialect = Dialect(
+        encoding=dataset.encoding, delimiter=dataset.delimiter, columns=tuple(c["name"] for c in dataset.columns)
+    )
+    tmp_parquet = work_dir / "data.parquet"
+    result = ingest_csv(source, tmp_parquet, dialect, engine_limits(), work_dir, reporter)
+    final = dataset_dir(dataset.id) / "data.parquet"
+    os.replace(tmp_parquet, final)
+    with transaction.atomic():
+        if not _finish(task, S.SUCCESS, stage="done", progress_current=100, result_kind=Task.ResultKind.NONE,
+                       result_row_count=result.row_count, result_columns=result.columns):
+            return Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
+        Dataset.objects.filter(id=dataset.id).update(
+            status=Dataset.Status.READY, row_count=result.row_count, columns=result.columns,
+            parquet_file=relative(final), error="",
+        )
+    source_cleanup(dataset)
+    return S.SUCCESS
+
+
+def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> str:
+    op = get_operation(task.operation)
+    if op is None:
+        raise EngineError(f"The operation '{task.operation}' no longer exists.")
+    dataset = task.dataset
+    if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
+        raise EngineError("The dataset is not ready.")
+    ctx = RunContext(
+        source=media_path(dataset.parquet_file), schema=dataset.columns, result_dir=work_dir,
+        limits=engine_limits(), on_progress=reporter,
+    )
+    outcome = op.run(ctx, task.parameters)
+    fields = {"stage": "done", "progress_current": 100}
+    if isinstance(outcome, TableResult):
+        fields.update(result_kind=Task.ResultKind.TABLE, result_row_count=outcome.row_count,
+                      result_columns=outcome.columns, result_value=outcome.value)
+    elif isinstance(outcome, ChartResult):
+        fields.update(result_kind=Task.ResultKind.CHART, result_value=outcome.value or None)
+    elif isinstance(outcome, ValueResult):
+        fields.update(result_kind=Task.ResultKind.VALUE, result_value=outcome.value)
+    final = result_dir(task.id)
+    remove_tree(final)
+    os.replace(work_dir, final)
+    fields["result_dir"] = relative(final)
+    if not _finish(task, S.SUCCESS, **fields):
+        remove_tree(final)
+        return Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
+    return S.SUCCESS
+
+
+def task_cancel(task: Task) -> Task:
+    if task.is_finished:
+        raise ApiError(409, f"The task has already finished ({task.status}); there is nothing to cancel.")
+    Task.objects.filter(id=task.id, status__in=[S.PENDING, S.STARTED]).update(
+        status=S.REVOKED, stage="cancelled", finished_at=timezone.now()
+    )
+    if task.operation == INGEST:
+        Dataset.objects.filter(id=task.dataset_id, status=Dataset.Status.PENDING).update(
+            status=Dataset.Status.FAILED, error="The ingest was cancelled."
+        )
+    task.refresh_from_db()
+    return task
+
+
+def task_delete(task: Task) -> None:
+    if task.operation == INGEST:
+        raise ApiError(409, "An ingest task belongs to its dataset; delete the dataset instead.")
+    Task.objects.filter(id=task.id).delete()
+    remove_tree(result_dir(task.id))
+
+
+def tasks_sweep_stale() -> dict:
+    """Requeue tasks whose worker went silent or whose message was lost; fail them after a few attempts."""
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.TASK_HEARTBEAT_STALE_SECONDS)
+    counts = {"requeued": 0, "failed": 0}
+    for task in Task.objects.filter(status=S.STARTED, heartbeat_at__lt=stale_before):
+        if task.attempts >= settings.TASK_MAX_ATTEMPTS:
+            reason = f"The worker running this task stopped responding {task.attempts} times; giving up."
+            if task.operation == INGEST:
+                with transaction.atomic():
+                    Task.objects.filter(id=task.id, status=S.STARTED).update(
+                        status=S.FAILURE, error=reason, finished_at=now, stage="failed")
+                    Dataset.objects.filter(id=task.dataset_id, status=Dataset.Status.PENDING).update(
+                        status=Dataset.Status.FAILED, error=reason)
+            else:
+                Task.objects.filter(id=task.id, status=S.STARTED).update(
+                    status=S.FAILURE, error=reason, finished_at=now, stage="failed")
+            counts["failed"] += 1
+            continue
+        if Task.objects.filter(id=task.id, status=S.STARTED, heartbeat_at__lt=stale_before).update(
+            status=S.PENDING, stage="requeued", enqueued_at=now
+        ):
+            counts["requeued"] += task_requeue(task.id)
+    lost_before = now - timedelta(seconds=settings.TASK_PENDING_REQUEUE_SECONDS)
+    for task_id in Task.objects.filter(status=S.PENDING, enqueued_at__lt=lost_before).values_list("id", flat=True):
+        counts["requeued"] += task_requeue(task_id)
+    return counts

@@ -1,0 +1,10 @@
+"""The Celery application; its configuration lives in settings/celery.py."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ravid_project.settings")
+
+app = Celery("ravid")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

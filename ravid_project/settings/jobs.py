@@ -1,0 +1,61 @@
+"""Celery and the job limits: broker, reliability, time limits, the periodic sweep."""
+from .environment import MEDIA_ROOT, env
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
+
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    BROKER_FOLDER = MEDIA_ROOT / "broker"
+    for _sub in ("queue", "processed"):
+        (BROKER_FOLDER / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_FOLDER / "queue"),
+        "data_folder_out": str(BROKER_FOLDER / "queue"),
+        "processed_folder": str(BROKER_FOLDER / "processed"),
+        "store_processed": False,
+        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.1),
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "socket_connect_timeout": 3,
+        "socket_timeout": 5,
+    }
+
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Limits of one job, in seconds.
+TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT", default=1800)
+TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT", default=TASK_SOFT_TIME_LIMIT + 60)
+CELERY_TASK_SOFT_TIME_LIMIT = TASK_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMIT
+# A STARTED task whose heartbeat is older than this is taken to have lost its worker.
+TASK_HEARTBEAT_STALE_SECONDS = env.int("TASK_HEARTBEAT_STALE_SECONDS", default=60)
+# A PENDING task older than this with no worker on it is requeued (its message was lost).
+TASK_PENDING_REQUEUE_SECONDS = env.int("TASK_PENDING_REQUEUE_SECONDS", default=300)
+TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=3)
+TASK_SWEEP_INTERVAL_SECONDS = env.int("TASK_SWEEP_INTERVAL_SECONDS", default=30)
+
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-tasks": {
+        "task": "csv_app.tasks.sweep_stale_tasks",
+        "schedule": float(TASK_SWEEP_INTERVAL_SECONDS),
+    },
+}
+
+# The engine's resources per worker process.
+DUCKDB_MEMORY_LIMIT = env.str("DUCKDB_MEMORY_LIMIT", default="1GB")
+DUCKDB_THREADS = env.int("DUCKDB_THREADS", default=2)

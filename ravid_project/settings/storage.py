@@ -1,0 +1,18 @@
+"""Where uploads and results live, and the limits on what may be stored."""
+from .environment import MEDIA_ROOT, env
+
+MEDIA_URL = None
+UPLOADS_DIR = MEDIA_ROOT / "uploads"
+RESULTS_DIR = MEDIA_ROOT / "results"
+WORK_TMP_DIR = MEDIA_ROOT / "tmp"
+for _folder in (UPLOADS_DIR, RESULTS_DIR, WORK_TMP_DIR):
+    _folder.mkdir(parents=True, exist_ok=True)
+
+# Uploads are spooled to disk beside their final place so they can be renamed, never copied.
+FILE_UPLOAD_TEMP_DIR = str(WORK_TMP_DIR)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o640
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=1024**3)
+MAX_COLUMNS = env.int("MAX_COLUMNS", default=2000)
