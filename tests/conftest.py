@@ -54,6 +54,11 @@ def required_services():
             (Path(broker_folder) / sub).mkdir(parents=True, exist_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()

@@ -12,7 +12,7 @@ def filter_rows(
     con: duckdb.DuckDBPyConnection, source: Path, schema: list[dict], conditions: list[Condition], match: str, dest: Path
 ) -> TableResult:
     types = {c["name"]: c["type"] for c in schema}
-    where, params = where_sql(conditions, types)
+    where, params = where_sql(conditions, types, match)
     names = [c["name"] for c in schema]
     sql = f"SELECT {select_list(names)} FROM {PARQUET} WHERE {where} ORDER BY {quote_ident(ROW_ID)}"
     return write_query(con, sql, [str(source), *params], dest)

@@ -52,7 +52,7 @@ class DatasetUploadApi(APIView):
         class Meta:
             ref_name = "DatasetUploadInput"
 
-        file = serializers.FileField(help_text="The CSV file.")
+        file = serializers.FileField(help_text="The CSV file.", allow_empty_file=True)
         name = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
     def initial(self, request, *args, **kwargs):

@@ -40,7 +40,7 @@ def _store_upload(upload, dest: Path) -> None:
     temp_path = getattr(upload, "temporary_file_path", None)
     if temp_path is not None:
         try:
-            os.replace(temp_path(), dest)
+            os.link(temp_path(), dest)  # the spooled upload sits on the same filesystem: no copy
             return
         except OSError:
             pass
@@ -104,13 +104,14 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
 
 def dataset_delete(dataset: Dataset) -> None:
     """Delete a dataset, its tasks and every file of theirs."""
+    dataset_id = dataset.id  # delete() clears the instance's primary key
     task_ids = list(dataset.tasks.values_list("id", flat=True))
     with transaction.atomic():
         Task.objects.filter(id__in=task_ids, status__in=[Task.Status.PENDING, Task.Status.STARTED]).update(
             status=Task.Status.REVOKED
         )
         dataset.delete()
-    remove_tree(dataset_dir(dataset.id))
+    remove_tree(dataset_dir(dataset_id))
     for task_id in task_ids:
         remove_tree(result_dir(task_id))
 

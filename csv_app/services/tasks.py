@@ -265,8 +265,9 @@ def task_cancel(task: Task) -> Task:
 def task_delete(task: Task) -> None:
     if task.operation == INGEST:
         raise ApiError(409, "An ingest task belongs to its dataset; delete the dataset instead.")
-    Task.objects.filter(id=task.id).delete()
-    remove_tree(result_dir(task.id))
+    task_id = task.id
+    Task.objects.filter(id=task_id).delete()
+    remove_tree(result_dir(task_id))
 
 
 def tasks_sweep_stale() -> dict:

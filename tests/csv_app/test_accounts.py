@@ -1,0 +1,105 @@
+"""Register, login, tokens, refresh rotation, logout, /me, lockout — as the contract says."""
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def register(api, **body):
+    return api.post("/api/register/", body, format="json")
+
+
+def test_register_then_login_with_email_and_username(api):
+    r = register(api, email="ann@example.com", password=PASSWORD, confirm_password=PASSWORD)
+    assert r.status_code == 201
+    assert r.json()["message"] == "Registration successful"
+    assert isinstance(r.json()["user_id"], int)
+    r = api.post("/api/login/", {"email": "ann@example.com", "password": PASSWORD}, format="json")
+    assert r.status_code == 200 and r.json()["message"] == "Login successful"
+    assert set(r.json()) == {"message", "access", "refresh"}
+    r = api.post("/api/login/", {"username": "ann@example.com", "password": PASSWORD})  # form data
+    assert r.status_code == 200
+
+
+def test_register_accepts_form_data_and_a_username(api):
+    r = api.post("/api/register/", {"email": "bo@example.com", "password": PASSWORD, "username": "bo"})
+    assert r.status_code == 201
+    r = api.post("/api/token/", {"username": "bo", "password": PASSWORD}, format="json")
+    assert r.status_code == 200 and set(r.json()) == {"access", "refresh"}
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"email": "x@example.com", "password": "123"}, "password"),
+        ({"email": "x@example.com", "password": "password"}, "password"),
+        ({"email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"email": "x@example.com", "password": PASSWORD, "confirm_password": "other"}, "confirm_password"),
+        ({"password": PASSWORD}, "email"),
+    ],
+)
+def test_register_rejections_name_the_field(api, body, field):
+    r = register(api, **body)
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid"
+    assert field in r.json()["details"]
+
+
+def test_duplicate_email_is_400(api, user):
+    r = register(api, email=user.email.upper(), password=PASSWORD)
+    assert r.status_code == 400
+    assert "already exists" in r.json()["error"]
+
+
+def test_wrong_password_is_401_in_the_envelope(api, user):
+    r = api.post("/api/login/", {"email": user.email, "password": "wrong-one"}, format="json")
+    assert r.status_code == 401
+    assert r.json() == {"error": "Invalid email or password", "code": "authentication_failed", "details": None}
+
+
+def test_repeated_failed_logins_are_throttled(api, user, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert api.post("/api/login/", {"email": user.email, "password": "nope"}, format="json").status_code == 401
+    r = api.post("/api/login/", {"email": user.email, "password": "nope"}, format="json")
+    assert r.status_code == 429
+    assert r.json()["code"] == "throttled"
+    r = api.post("/api/login/", {"email": user.email, "password": PASSWORD}, format="json")
+    assert r.status_code == 429, "a locked-out account stays locked even with the right password"
+
+
+def test_refresh_rotates_and_blacklists_the_old_token(api, user):
+    tokens = api.post("/api/token/", {"email": user.email, "password": PASSWORD}, format="json").json()
+    r = api.post("/api/token/refresh/", {"refresh": tokens["refresh"]}, format="json")
+    assert r.status_code == 200 and set(r.json()) == {"access", "refresh"}
+    assert r.json()["refresh"] != tokens["refresh"]
+    again = api.post("/api/token/refresh/", {"refresh": tokens["refresh"]}, format="json")
+    assert again.status_code == 401
+    assert again.json()["code"] == "authentication_failed"
+
+
+def test_logout_kills_the_refresh_token(api, user):
+    tokens = api.post("/api/login/", {"email": user.email, "password": PASSWORD}, format="json").json()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert api.post("/api/logout/", {"refresh": tokens["refresh"]}, format="json").status_code == 200
+    assert api.post("/api/token/refresh/", {"refresh": tokens["refresh"]}, format="json").status_code == 401
+
+
+def test_me(client_a, user):
+    r = client_a.get("/api/me/")
+    assert r.status_code == 200
+    assert r.json()["id"] == user.id and r.json()["email"] == user.email
+    assert set(r.json()) == {"id", "username", "email", "date_joined"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer not-a-jwt", "Bearer eyJhbGciOiJub25lIn0.eyJ1c2VyX2lkIjoxfQ.", "Token abc"],
+)
+def test_missing_or_forged_tokens_are_401(api, user, header):
+    if header:
+        api.credentials(HTTP_AUTHORIZATION=header)
+    r = api.get("/api/me/")
+    assert r.status_code == 401
+    assert r.json()["code"] in ("not_authenticated", "authentication_failed")
+    assert set(r.json()) == {"error", "code", "details"}

@@ -1,0 +1,184 @@
+"""Uploading, ingesting, listing, previewing, querying, sharing and deleting datasets through the API."""
+import pytest
+from django.conf import settings
+
+from csv_app.models import Dataset, Task
+from tests.conftest import client_for, run_pending, upload
+
+pytestmark = pytest.mark.django_db
+INVALID = "Invalid file format. Only CSV files are allowed."
+SAMPLE = "zip,name,amount,day\n08123,\"Smith, John\",1.5,2024-01-02\n00001,Ann,2,2024-01-03\n"
+
+
+def test_upload_ingests_to_a_typed_ready_dataset(client_a):
+    r = upload(client_a, SAMPLE, "people.csv")
+    assert r.status_code == 201
+    body = r.json()
+    assert body["message"] == "File uploaded successfully"
+    assert body["dataset"]["status"] == "PENDING" and body["dataset"]["name"] == "people.csv"
+    assert body["file_id"] == body["dataset"]["id"]
+    assert run_pending(body["task_id"]) == "SUCCESS"
+    ds = client_a.get(f"/api/datasets/{body['file_id']}/").json()
+    assert ds["status"] == "READY" and ds["row_count"] == 2 and ds["error"] == ""
+    assert ds["columns"] == [
+        {"name": "zip", "type": "string"}, {"name": "name", "type": "string"},
+        {"name": "amount", "type": "float"}, {"name": "day", "type": "date"},
+    ]
+    preview = client_a.get(f"/api/datasets/{body['file_id']}/preview?n=1").json()
+    assert preview == {"id": body["file_id"], "columns": ["zip", "name", "amount", "day"],
+                       "rows": [{"zip": "08123", "name": "Smith, John", "amount": 1.5, "day": "2024-01-02"}]}
+
+
+def test_raw_text_csv_body_upload(client_a):
+    r = client_a.generic("POST", "/api/upload-csv/?name=raw.csv", "a;b\n1;2\n", content_type="text/csv")
+    assert r.status_code == 201, r.content
+    assert r.json()["dataset"]["name"] == "raw.csv"
+    assert run_pending(r.json()["task_id"]) == "SUCCESS"
+    assert Dataset.objects.get(id=r.json()["file_id"]).columns == [{"name": "a", "type": "integer"}, {"name": "b", "type": "integer"}]
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (b"", "The file is empty."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "The file is a PNG image, not a CSV text file."),
+        (b"PK\x03\x04\x14\x00\x06\x00", "The file is a ZIP archive (or an Excel/Office document), not a CSV text file."),
+        (b"a,b\n1,\x00\x00\n", "The file contains NUL bytes, so it is binary, not text."),
+        (b"a,b\n", "The file has a header row but no data rows."),
+        (b"a,a\n1,2\n", "The column name 'a' appears twice (columns 1 and 2)."),
+    ],
+)
+def test_unusable_uploads_are_400_with_the_reason(client_a, raw, reason):
+    r = upload(client_a, raw, "evil.csv")
+    assert r.status_code == 400
+    assert r.json()["error"] == INVALID
+    assert r.json()["details"]["file"] == [reason]
+    assert not Dataset.objects.exists()
+
+
+def test_no_file_is_400(client_a):
+    r = client_a.post("/api/upload-csv/", {}, format="multipart")
+    assert r.status_code == 400 and "file" in r.json()["details"]
+
+
+def test_upload_over_the_limit_is_413(client_a, settings):
+    settings.MAX_UPLOAD_BYTES = 100
+    r = upload(client_a, "a,b\n" + "1,2\n" * 100)
+    assert r.status_code == 413
+    assert r.json()["code"] == "too_large"
+    r = client_a.generic("POST", "/api/upload-csv/", "a,b\n" + "1,2\n" * 100, content_type="text/csv")
+    assert r.status_code == 413
+    assert not Dataset.objects.exists()
+
+
+def test_path_in_the_filename_is_dropped(client_a):
+    r = upload(client_a, SAMPLE, "../../etc/passwd.csv")
+    assert r.status_code == 201
+    assert r.json()["dataset"]["name"] == "passwd.csv"
+
+
+def test_ingest_failure_sets_failed_with_the_reason(client_a, settings):
+    big = "a,b\n" + "1,2\n" * 70_000 + "1,2,3\n"
+    r = upload(client_a, big)
+    assert r.status_code == 201
+    assert run_pending(r.json()["task_id"]) == "FAILURE"
+    ds = client_a.get(f"/api/datasets/{r.json()['file_id']}/").json()
+    assert ds["status"] == "FAILED"
+    assert "Line 70002 has 3 fields but the header has 2." in ds["error"]
+    task = client_a.get(f"/api/tasks/{r.json()['task_id']}/").json()
+    assert task["status"] == "FAILURE" and "Line 70002" in task["error"] and "result" not in task
+    assert client_a.get(f"/api/datasets/{r.json()['file_id']}/preview").status_code == 409
+
+
+def test_list_shows_own_and_shared_only(client_a, client_b, ready_dataset, other_user):
+    mine = ready_dataset(SAMPLE)
+    theirs = ready_dataset(SAMPLE, client=client_b)
+    ids = [d["id"] for d in client_a.get("/api/datasets/").json()["results"]]
+    assert ids == [mine]
+    body = client_b.get("/api/datasets/").json()
+    assert body["count"] == 1 and body["results"][0]["id"] == theirs
+    assert set(body) == {"count", "next", "previous", "results"}
+
+
+def test_other_users_datasets_are_404_everywhere(client_a, client_b, ready_dataset):
+    theirs = ready_dataset(SAMPLE, client=client_b)
+    for method, url, body in [
+        ("get", f"/api/datasets/{theirs}/", None),
+        ("get", f"/api/datasets/{theirs}/preview", None),
+        ("get", f"/api/datasets/{theirs}/rows", None),
+        ("delete", f"/api/datasets/{theirs}/", None),
+        ("post", f"/api/datasets/{theirs}/share", {"user": "x@example.com"}),
+        ("post", "/api/perform-operation/", {"file_id": theirs, "operation": "unique", "column": "zip"}),
+    ]:
+        r = getattr(client_a, method)(url, body, format="json")
+        assert r.status_code == 404, (method, url, r.content)
+        assert r.json()["code"] == "not_found"
+    assert client_a.get("/api/datasets/not-a-uuid/").status_code == 404
+
+
+@pytest.mark.parametrize("n", ["0", "1001", "x"])
+def test_preview_n_out_of_range_is_400(client_a, ready_dataset, n):
+    file_id = ready_dataset(SAMPLE)
+    r = client_a.get(f"/api/datasets/{file_id}/preview?n={n}")
+    assert r.status_code == 400 and "n" in r.json()["details"]
+
+
+def test_rows_query(client_a, ready_dataset):
+    text = "id,team,score\n" + "\n".join(f"{i},{'AB'[i % 2]},{i * 10}" for i in range(1, 101)) + "\n"
+    file_id = ready_dataset(text)
+    r = client_a.get(f"/api/datasets/{file_id}/rows?columns=id,score&f=team,eq,B&f=score,gte,500&sort=-score&page=2&page_size=5")
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["page"], body["page_size"], body["total"], body["pages"]) == (2, 5, 25, 5)
+    assert body["items"] == [{"id": i, "score": i * 10} for i in (89, 87, 85, 83, 81)]
+    r = client_a.get(f"/api/datasets/{file_id}/rows?f=team,in,A|B&page=20&page_size=5")
+    assert [row["id"] for row in r.json()["items"]] == [96, 97, 98, 99, 100]
+
+
+@pytest.mark.parametrize(
+    "query,field,text",
+    [
+        ("columns=id,nope", "columns", "Unknown column 'nope'."),
+        ("f=nope,eq,1", "f", "Unknown column 'nope'."),
+        ("f=id,like,1", "f", "Unknown operator 'like'"),
+        ("f=id,gt,abc", "value", "Value 'abc' is not a valid integer for column 'id'."),
+        ("sort=-nope", "sort", "Unknown sort column 'nope'."),
+        ("page=0", "page", None),
+        ("page_size=1001", "page_size", None),
+        ("colums=id", "colums", "Unknown query parameter 'colums'."),
+    ],
+)
+def test_bad_rows_queries_are_400_naming_the_problem(client_a, ready_dataset, query, field, text):
+    file_id = ready_dataset("id,team\n1,A\n")
+    r = client_a.get(f"/api/datasets/{file_id}/rows?{query}")
+    assert r.status_code == 400
+    assert field in r.json()["details"]
+    if text:
+        assert r.json()["error"].startswith(text)
+
+
+def test_delete_removes_rows_and_files(client_a, ready_dataset, run_operation):
+    file_id = ready_dataset(SAMPLE)
+    task = run_operation(file_id, "dedup")
+    folder = settings.UPLOADS_DIR / file_id
+    result_folder = settings.RESULTS_DIR / task["task_id"]
+    assert folder.exists() and result_folder.exists()
+    assert client_a.delete(f"/api/datasets/{file_id}/").status_code == 204
+    assert not folder.exists() and not result_folder.exists()
+    assert not Task.objects.filter(dataset_id=file_id).exists()
+    assert client_a.get(f"/api/datasets/{file_id}/").status_code == 404
+
+
+def test_share_and_revoke(client_a, client_b, other_user, ready_dataset, run_operation):
+    file_id = ready_dataset(SAMPLE)
+    r = client_a.post(f"/api/datasets/{file_id}/share", {"user": other_user.email}, format="json")
+    assert r.status_code == 201
+    assert [d["id"] for d in client_b.get("/api/datasets/").json()["results"]] == [file_id]
+    assert client_b.get(f"/api/datasets/{file_id}/preview").status_code == 200
+    done = run_operation(file_id, "unique", client=client_b, column="name")
+    assert done["status"] == "SUCCESS"
+    assert client_b.delete(f"/api/datasets/{file_id}/").status_code == 403
+    assert client_b.post(f"/api/datasets/{file_id}/share", {"user": "x"}, format="json").status_code == 403
+    assert client_a.post(f"/api/datasets/{file_id}/share", {"user": "ghost@example.com"}, format="json").status_code == 404
+    assert client_a.delete(f"/api/datasets/{file_id}/share/{other_user.id}/").status_code == 204
+    assert client_b.get(f"/api/datasets/{file_id}/").status_code == 404

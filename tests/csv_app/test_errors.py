@@ -1,0 +1,43 @@
+"""Every error under /api/ comes in the envelope: Django's own 404/405 and malformed bodies too."""
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_api_url_is_404_envelope(client_a):
+    r = client_a.get("/api/no-such-thing/")
+    assert r.status_code == 404
+    assert r.json() == {"error": "No such endpoint or object.", "code": "not_found", "details": None}
+
+
+def test_method_not_allowed_is_405_envelope(client_a):
+    r = client_a.put("/api/me/")
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
+
+
+def test_malformed_json_is_400_envelope(client_a):
+    r = client_a.generic("POST", "/api/perform-operation/", '{"file_id": ', content_type="application/json")
+    assert r.status_code == 400 and r.json()["code"] == "invalid"
+    assert "JSON" in r.json()["error"]
+
+
+def test_json_array_body_is_400(client_a):
+    r = client_a.post("/api/perform-operation/", [1, 2], format="json")
+    assert r.status_code == 400 and r.json()["error"] == "The body must be a JSON object."
+
+
+def test_unsupported_media_type_is_415(client_a):
+    r = client_a.generic("POST", "/api/perform-operation/", "<x/>", content_type="application/xml")
+    assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
+
+
+def test_an_unexpected_exception_is_a_500_envelope_without_traceback(client_a, monkeypatch):
+    from csv_app.apis import accounts
+
+    def boom(self, request):
+        raise RuntimeError("secret /etc/passwd SELECT * FROM x")
+
+    monkeypatch.setattr(accounts.MeApi, "get", boom)
+    r = client_a.get("/api/me/")
+    assert r.status_code == 500
+    assert r.json() == {"error": "Something went wrong on our side; the error has been logged.", "code": "server_error", "details": None}

@@ -1,0 +1,61 @@
+"""Pages of rows at any depth, typed filters and sort; downloads with formula cells escaped."""
+import csv
+import io
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from analytics_app.engine.errors import EngineError
+from analytics_app.engine.export import export_table
+from analytics_app.engine.predicates import Condition
+from analytics_app.engine.rows import SortKey, read_page
+
+
+@pytest.fixture
+def numbers(ingest):
+    text = "n,parity,label\n" + "\n".join(f"{i},{'even' if i % 2 == 0 else 'odd'},r{i}" for i in range(300_000)) + "\n"
+    return ingest(text)
+
+
+def test_deep_page_without_filters_reads_by_row_number(con, numbers):
+    path, result = numbers
+    page = read_page(con, path, result.columns, ["n"], [], [], page=2500, page_size=100)
+    assert page.total == 300_000
+    assert [r["n"] for r in page.items] == list(range(249_900, 250_000))
+
+
+def test_filters_sort_and_columns(con, numbers):
+    path, result = numbers
+    page = read_page(
+        con, path, result.columns, ["n", "label"],
+        [Condition("parity", "eq", "odd"), Condition("n", "lt", "100")],
+        [SortKey("n", descending=True)], page=2, page_size=10,
+    )
+    assert page.total == 50
+    assert page.items[0] == {"n": 79, "label": "r79"}
+    assert [r["n"] for r in page.items] == list(range(79, 59, -2))
+
+
+def test_unknown_names_are_rejected(con, numbers):
+    path, result = numbers
+    with pytest.raises(EngineError, match="Unknown column 'x'"):
+        read_page(con, path, result.columns, ["x"], [], [], 1, 10)
+    with pytest.raises(EngineError, match="Unknown sort column 'y'"):
+        read_page(con, path, result.columns, None, [], [SortKey("y")], 1, 10)
+
+
+def test_formula_cells_are_escaped_in_csv_but_not_in_parquet(tmp_path, ingest):
+    path, _ = ingest('a,b\n"=HYPERLINK(""http://x"")",1\n+1,2\n-2,3\n@SUM(A1),4\n"\tx",5\nplain,6\n')
+    csv_path = export_table(path, "csv", tmp_path / "out.csv")
+    cells = [row[0] for row in csv.reader(io.StringIO(csv_path.read_text()))]
+    assert cells == ["a", "'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "plain"]
+    parquet_path = export_table(path, "parquet", tmp_path / "out.parquet")
+    assert pq.read_table(parquet_path).column_names == ["a", "b"]
+    assert pq.read_table(parquet_path).column("a").to_pylist()[1] == "+1"
+
+
+def test_json_export(tmp_path, ingest):
+    path, _ = ingest("a,d\n1,2024-01-02\n2,\n")
+    out = export_table(path, "json", tmp_path / "out.json")
+    assert json.loads(out.read_text()) == [{"a": 1, "d": "2024-01-02"}, {"a": 2, "d": None}]
