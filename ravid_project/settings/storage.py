@@ -1,7 +1,7 @@
 """Where uploads and results live, and the limits on what may be stored."""
 from .environment import MEDIA_ROOT, env
 
-MEDIA_URL = None
+MEDIA_URL = "/_media/"  # never routed: files are served only through authenticated endpoints
 UPLOADS_DIR = MEDIA_ROOT / "uploads"
 RESULTS_DIR = MEDIA_ROOT / "results"
 WORK_TMP_DIR = MEDIA_ROOT / "tmp"
