@@ -67,6 +67,14 @@ class Task(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="tasks")
+    source_task = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_tasks",
+        help_text="When set, the operation reads this task's result instead of the dataset.",
+    )
+    reads_task_result = models.BooleanField(default=False)
+    shared_with = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TaskShare", related_name="shared_tasks", blank=True
+    )
     operation = models.CharField(max_length=32, db_index=True)
     parameters = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=64, db_index=True, blank=True, default="")
@@ -104,3 +112,12 @@ class Task(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class TaskShare(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_shares")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "user"], name="unique_task_share")]

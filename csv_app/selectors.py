@@ -1,10 +1,14 @@
 """Reading datasets and tasks as a given user may see them; anything else is 404."""
 import uuid
+from pathlib import Path
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from .models import Dataset, Task
+from .storage import media_path
+
+INGEST = "ingest"
 
 
 def _uuid_or_404(value) -> uuid.UUID:
@@ -30,8 +34,25 @@ def tasks_of_user(user) -> QuerySet:
     return Task.objects.filter(owner=user).select_related("dataset")
 
 
+def tasks_visible_to(user) -> QuerySet:
+    own_or_shared = Q(owner=user) | Q(id__in=Task.objects.filter(shares__user=user).values("id"))
+    return Task.objects.filter(own_or_shared).select_related("dataset", "source_task")
+
+
 def task_get_for_user(user, task_id) -> Task:
+    """A task the user owns or that was shared with them; 404 otherwise."""
     try:
-        return tasks_of_user(user).get(id=_uuid_or_404(task_id))
+        return tasks_visible_to(user).get(id=_uuid_or_404(task_id))
     except Task.DoesNotExist:
         raise Http404 from None
+
+
+def task_result_table(task: Task) -> Path | None:
+    """The Parquet table a finished task produced (an ingest's is its dataset), or None."""
+    if task.status != Task.Status.SUCCESS:
+        return None
+    if task.operation == INGEST:
+        return media_path(task.dataset.parquet_file) if task.dataset.parquet_file else None
+    if task.result_kind == Task.ResultKind.TABLE and task.result_dir:
+        return media_path(task.result_dir) / "result.parquet"
+    return None

@@ -24,4 +24,7 @@ urlpatterns = [
     re_path(r"^tasks/(?P<task_id>[^/]+)/rows/?$", tasks.TaskRowsApi.as_view(), name="task-rows"),
     path("tasks/<str:task_id>/download/", tasks.TaskDownloadApi.as_view(), name="task-download"),
     path("tasks/<str:task_id>/cancel/", tasks.TaskCancelApi.as_view(), name="task-cancel"),
+    re_path(r"^tasks/(?P<task_id>[^/]+)/share/?$", tasks.TaskShareApi.as_view(), name="task-share"),
+    path("tasks/<str:task_id>/share/<int:user_id>/", tasks.TaskUnshareApi.as_view(), name="task-unshare"),
+    re_path(r"^tasks/(?P<task_id>[^/]+)/save-as-dataset/?$", tasks.TaskSaveAsDatasetApi.as_view(), name="task-save-as-dataset"),
 ]

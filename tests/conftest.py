@@ -49,7 +49,7 @@ def required_services():
         redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     broker_folder = getattr(settings, "BROKER_FOLDER", None)
     if broker_folder is not None:
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             shutil.rmtree(Path(broker_folder) / sub, ignore_errors=True)
             (Path(broker_folder) / sub).mkdir(parents=True, exist_ok=True)
 

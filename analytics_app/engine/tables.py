@@ -81,3 +81,9 @@ def head(con: duckdb.DuckDBPyConnection, path: Path, n: int, columns: list[str])
 
 def rows_as_dicts(cursor, columns: list[str]) -> list[dict]:
     return [{name: json_value(v) for name, v in zip(columns, row)} for row in cursor.fetchall()]
+
+
+def write_rows(rows: list[dict], dest: Path, schema: pa.Schema | None = None) -> TableResult:
+    """A small in-memory result (a summary, a matrix) written like any other table."""
+    table = pa.Table.from_pylist(rows, schema=schema) if rows else pa.table({})
+    return write_batches(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), dest)

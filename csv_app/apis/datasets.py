@@ -177,7 +177,7 @@ class DatasetShareApi(APIView):
         data.is_valid(raise_exception=True)
         dataset = dataset_get_for_user(request.user, dataset_id)
         require_owner(request, dataset)
-        share = dataset_share(dataset=dataset, by=request.user, user_identifier=data.validated_data["user"])
+        share = dataset_share(dataset=dataset, user_identifier=data.validated_data["user"])
         return Response(
             {"message": "Dataset shared", "dataset_id": str(dataset.id), "user_id": share.user_id,
              "username": share.user.username},

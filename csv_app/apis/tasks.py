@@ -17,23 +17,13 @@ from analytics_app.registry import all_operations
 from ..errors import ApiError
 from ..models import Task
 from ..pagination import PagePagination
-from ..selectors import dataset_get_for_user, task_get_for_user, tasks_of_user
-from ..services.datasets import INGEST
-from ..services.tasks import task_cancel, task_delete, task_submit
+from ..selectors import dataset_get_for_user, task_get_for_user, task_result_table, tasks_of_user
+from ..services.datasets import dataset_from_task
+from ..services.tasks import task_cancel, task_delete, task_share, task_submit, task_unshare
+from .datasets import DatasetOutputSerializer
 from ..storage import engine_limits, media_path
 from .accounts import error_response
 from .rows_query import RowsQuerySerializer, rows_page
-
-
-def result_table_path(task: Task) -> Path | None:
-    """The Parquet table a finished task produced (an ingest's is its dataset), or None."""
-    if task.status != Task.Status.SUCCESS:
-        return None
-    if task.operation == INGEST:
-        return media_path(task.dataset.parquet_file) if task.dataset.parquet_file else None
-    if task.result_kind == Task.ResultKind.TABLE and task.result_dir:
-        return media_path(task.result_dir) / "result.parquet"
-    return None
 
 
 def task_body(request, task: Task, n: int = 100) -> dict:
@@ -41,6 +31,8 @@ def task_body(request, task: Task, n: int = 100) -> dict:
         "task_id": str(task.id),
         "operation": task.operation,
         "file_id": str(task.dataset_id),
+        "source_task_id": str(task.source_task_id) if task.source_task_id else None,
+        "owner": task.owner.username,
         "parameters": task.parameters,
         "status": task.status,
         "progress": {
@@ -56,7 +48,7 @@ def task_body(request, task: Task, n: int = 100) -> dict:
     }
     if task.status == Task.Status.SUCCESS:
         columns = [c["name"] for c in task.result_columns or []]
-        table = result_table_path(task)
+        table = task_result_table(task)
         data = []
         if table is not None and n > 0 and table.exists():
             con = connect(engine_limits())
@@ -99,15 +91,22 @@ class OperationSubmitApi(APIView):
         class Meta:
             ref_name = "OperationSubmitInput"
 
-        file_id = serializers.UUIDField()
+        file_id = serializers.UUIDField(required=False, help_text="The dataset to read.")
+        task_id = serializers.UUIDField(required=False, help_text="Or: a finished task whose table result to read.")
         operation = serializers.CharField(max_length=32)
+
+        def validate(self, attrs):
+            if ("file_id" in attrs) == ("task_id" in attrs):
+                raise serializers.ValidationError({"file_id": ["Give file_id (a dataset) or task_id (a task's result), not both."]})
+            return attrs
 
     @swagger_auto_schema(
         operation_summary="Start an operation on a dataset",
         operation_description="Parameters sit at the top level beside `operation`. Operations: "
         + "; ".join(f"`{name}`: {op.summary}" for name, op in all_operations().items()),
-        request_body=openapi.Schema(type=openapi.TYPE_OBJECT, required=["file_id", "operation"], properties={
-            "file_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid"),
+        request_body=openapi.Schema(type=openapi.TYPE_OBJECT, required=["operation"], properties={
+            "file_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid", description="The dataset to read"),
+            "task_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid", description="Or a finished task whose table result to read"),
             "operation": openapi.Schema(type=openapi.TYPE_STRING, enum=list(all_operations())),
         }, additional_properties=True),
         responses={
@@ -131,9 +130,14 @@ class OperationSubmitApi(APIView):
         if operation not in all_operations():
             raise ApiError(400, f"Unknown operation '{operation}'. Use one of: {', '.join(all_operations())}.",
                            {"operation": [f"unknown operation '{operation}'"]})
-        dataset = dataset_get_for_user(request.user, head_data.validated_data["file_id"])
-        params = {k: v for k, v in request.data.items() if k not in ("file_id", "operation")}
-        task = task_submit(user=request.user, dataset=dataset, operation=operation, params=params)
+        source_task = None
+        if "task_id" in head_data.validated_data:
+            source_task = task_get_for_user(request.user, head_data.validated_data["task_id"])
+            dataset = source_task.dataset
+        else:
+            dataset = dataset_get_for_user(request.user, head_data.validated_data["file_id"])
+        params = {k: v for k, v in request.data.items() if k not in ("file_id", "task_id", "operation")}
+        task = task_submit(user=request.user, dataset=dataset, operation=operation, params=params, source_task=source_task)
         return Response(
             {"message": "Operation started", "task_id": str(task.id), "status_url": reverse("task-detail", args=[task.id])},
             status=status.HTTP_202_ACCEPTED,
@@ -167,7 +171,7 @@ class TaskDetailApi(APIView):
 
     @swagger_auto_schema(operation_summary="Delete a task and its result files", responses={204: "Deleted"}, tags=["tasks"])
     def delete(self, request, task_id):
-        task_delete(task_get_for_user(request.user, task_id))
+        task_delete(owned_task(request, task_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -208,11 +212,18 @@ class TaskListApi(APIView):
         return paginator.get_paginated_response([task_body(request, t, n=0) for t in page])
 
 
+def owned_task(request, task_id) -> Task:
+    task = task_get_for_user(request.user, task_id)
+    if task.owner_id != request.user.id:
+        raise ApiError(403, "Only the owner of a task can do this.")
+    return task
+
+
 def _finished_table(request, task_id) -> tuple[Task, Path]:
     task = task_get_for_user(request.user, task_id)
     if task.status != Task.Status.SUCCESS:
         raise ApiError(409, f"The task is {task.status}; its result is available once it succeeds.")
-    path = result_table_path(task)
+    path = task_result_table(task)
     if path is None or not path.exists():
         raise ApiError(409, "This task's result is not a table.")
     return task, path
@@ -262,6 +273,51 @@ class TaskDownloadApi(APIView):
 class TaskCancelApi(APIView):
     @swagger_auto_schema(operation_summary="Cancel a queued or running task", responses={202: TASK_SCHEMA, 409: error_response("Already finished")}, tags=["tasks"])
     def post(self, request, task_id):
-        task = task_cancel(task_get_for_user(request.user, task_id))
+        task = task_cancel(owned_task(request, task_id))
         return Response(task_body(request, task, n=0), status=status.HTTP_202_ACCEPTED)
 
+
+
+class UserInputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ShareUserInput"
+
+    user = serializers.CharField(max_length=254, help_text="Email or username of the user to share with.")
+
+
+class TaskShareApi(APIView):
+    @swagger_auto_schema(operation_summary="Share a task's result with another user", request_body=UserInputSerializer,
+                         responses={201: "Shared", 404: error_response("No such task or user")}, tags=["tasks"])
+    def post(self, request, task_id):
+        data = UserInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = owned_task(request, task_id)
+        share = task_share(task=task, user_identifier=data.validated_data["user"])
+        return Response({"message": "Task shared", "task_id": str(task.id), "user_id": share.user_id,
+                         "username": share.user.username}, status=status.HTTP_201_CREATED)
+
+
+class TaskUnshareApi(APIView):
+    @swagger_auto_schema(operation_summary="Stop sharing a task's result with a user", responses={204: "Unshared"}, tags=["tasks"])
+    def delete(self, request, task_id, user_id):
+        task_unshare(task=owned_task(request, task_id), user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TaskSaveAsDatasetApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SaveAsDatasetInput"
+
+        name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+    @swagger_auto_schema(operation_summary="Turn a table result into a new dataset (READY at once)",
+                         request_body=InputSerializer, responses={201: DatasetOutputSerializer, 409: error_response("Not a table result")},
+                         tags=["tasks"])
+    def post(self, request, task_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = task_get_for_user(request.user, task_id)
+        dataset = dataset_from_task(task=task, owner=request.user, name=data.validated_data.get("name"))
+        return Response({"message": "Dataset created", "file_id": str(dataset.id),
+                         "dataset": DatasetOutputSerializer(dataset).data}, status=status.HTTP_201_CREATED)

@@ -15,11 +15,11 @@ from analytics_app.engine.sniff import HEAD_BYTES, sniff
 
 from ..errors import ApiError
 from ..models import Dataset, DatasetShare, Task
+from ..selectors import INGEST
 from ..storage import dataset_dir, relative, remove_tree, result_dir
 from .queue import create_and_enqueue, task_enqueue_on_commit
 
 logger = logging.getLogger("ravid.datasets")
-INGEST = "ingest"
 
 
 def _too_large(size: int) -> ApiError:
@@ -116,14 +116,19 @@ def dataset_delete(dataset: Dataset) -> None:
         remove_tree(result_dir(task_id))
 
 
-def dataset_share(*, dataset: Dataset, by, user_identifier: str) -> DatasetShare:
-    User = get_user_model()
-    ident = (user_identifier or "").strip()
-    user = User.objects.filter(Q(username__iexact=ident) | Q(email__iexact=ident)).order_by("id").first()
+def user_resolve(identifier: str, *, owner_id: int, what: str):
+    """The user with this email or username, who is not the owner; 404/400 in the envelope otherwise."""
+    ident = (identifier or "").strip()
+    user = get_user_model().objects.filter(Q(username__iexact=ident) | Q(email__iexact=ident)).order_by("id").first()
     if user is None:
         raise ApiError(404, f"No user '{ident}' was found.", {"user": ["unknown user"]})
-    if user.pk == dataset.owner_id:
-        raise ApiError(400, "The owner already has access to this dataset.", {"user": ["that is the owner"]})
+    if user.pk == owner_id:
+        raise ApiError(400, f"The owner already has access to this {what}.", {"user": ["that is the owner"]})
+    return user
+
+
+def dataset_share(*, dataset: Dataset, user_identifier: str) -> DatasetShare:
+    user = user_resolve(user_identifier, owner_id=dataset.owner_id, what="dataset")
     share, _ = DatasetShare.objects.get_or_create(dataset=dataset, user=user)
     return share
 
@@ -132,6 +137,35 @@ def dataset_unshare(*, dataset: Dataset, user_id: int) -> None:
     deleted, _ = DatasetShare.objects.filter(dataset=dataset, user_id=user_id).delete()
     if not deleted:
         raise Http404
+
+
+def dataset_from_task(*, task: Task, owner, name: str | None) -> Dataset:
+    """A new READY dataset holding a task's table result (the file is linked, not re-parsed)."""
+    from ..selectors import task_result_table
+
+    table = task_result_table(task)
+    if table is None or not table.exists():
+        raise ApiError(409, "Only a successful task with a table result can be saved as a dataset.")
+    dataset_id = uuid.uuid4()
+    folder = dataset_dir(dataset_id)
+    folder.mkdir(parents=True)
+    target = folder / "data.parquet"
+    try:
+        os.link(table, target)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(table, target)
+    try:
+        return Dataset.objects.create(
+            id=dataset_id, owner=owner, status=Dataset.Status.READY,
+            name=clean_name(name, fallback=f"{task.operation} of {task.dataset.name}"),
+            size_bytes=target.stat().st_size, row_count=task.result_row_count, columns=task.result_columns,
+            parquet_file=relative(target), origin_task=task,
+        )
+    except BaseException:
+        remove_tree(folder)
+        raise
 
 
 def dataset_mark_failed(dataset_id, reason: str) -> None:

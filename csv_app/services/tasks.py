@@ -23,9 +23,10 @@ from analytics_app.engine.tables import TableResult
 
 from .. import logging_context
 from ..errors import ApiError
-from ..models import Dataset, Task
+from ..models import Dataset, Task, TaskShare
 from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
-from .datasets import INGEST, source_cleanup
+from ..selectors import INGEST, task_result_table
+from .datasets import source_cleanup, user_resolve
 from .queue import create_and_enqueue, task_enqueue_on_commit, task_requeue
 
 logger = logging.getLogger("ravid.tasks")
@@ -45,26 +46,36 @@ STAGES = {
 }
 
 
-def _idempotency_key(dataset_id, operation: str, params: dict) -> str:
-    blob = json.dumps([str(dataset_id), operation, params], sort_keys=True, default=str)
+def _idempotency_key(dataset_id, source_task_id, operation: str, params: dict) -> str:
+    blob = json.dumps([str(dataset_id), str(source_task_id or ""), operation, params], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def task_submit(*, user, dataset: Dataset, operation: str, params: dict) -> Task:
-    """Validate the parameters against the dataset and queue the operation (or return an identical live one)."""
-    op = get_operation(operation)
-    if op is None:
-        raise serializers.ValidationError({"operation": [f"Unknown operation '{operation}'."]})
+def _source_schema(dataset: Dataset, source_task: Task | None) -> list[dict]:
+    if source_task is not None:
+        if task_result_table(source_task) is None:
+            raise ApiError(409, f"The source task is {source_task.status} or has no table result; "
+                                "operations can read a successful table result only.", {"task_id": [source_task.status]})
+        return source_task.result_columns
     if dataset.status != Dataset.Status.READY:
         state = "still being ingested" if dataset.status == Dataset.Status.PENDING else "failed to ingest"
         raise ApiError(409, f"The dataset is {state}; operations need a READY dataset.", {"file_id": [dataset.status]})
+    return dataset.columns
+
+
+def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_task: Task | None = None) -> Task:
+    """Validate the parameters against the input table and queue the operation (or return an identical live one)."""
+    op = get_operation(operation)
+    if op is None:
+        raise serializers.ValidationError({"operation": [f"Unknown operation '{operation}'."]})
+    columns = _source_schema(dataset, source_task)
     schema = op.params(data=params)
     schema.is_valid(raise_exception=True)
     clean = dict(schema.validated_data)
     if op.check is not None:
-        clean = op.check(clean, dataset.columns) or clean
+        clean = op.check(clean, columns) or clean
     clean = json.loads(json.dumps(clean, default=str))
-    key = _idempotency_key(dataset.id, operation, clean)
+    key = _idempotency_key(dataset.id, source_task.id if source_task else None, operation, clean)
     live = Task.objects.filter(
         owner=user, dataset=dataset, idempotency_key=key, status__in=[S.PENDING, S.STARTED]
     ).first()
@@ -73,7 +84,8 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict) -> Task
 
     def create():
         task = Task.objects.create(
-            owner=user, dataset=dataset, operation=operation, parameters=clean,
+            owner=user, dataset=dataset, source_task=source_task, reads_task_result=source_task is not None,
+            operation=operation, parameters=clean,
             idempotency_key=key, enqueued_at=timezone.now(),
         )
         task_enqueue_on_commit(task)
@@ -223,12 +235,17 @@ def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> st
     if op is None:
         raise EngineError(f"The operation '{task.operation}' no longer exists.")
     dataset = task.dataset
-    if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
-        raise EngineError("The dataset is not ready.")
-    ctx = RunContext(
-        source=media_path(dataset.parquet_file), schema=dataset.columns, result_dir=work_dir,
-        limits=engine_limits(), on_progress=reporter,
-    )
+    if task.reads_task_result:
+        source_task = Task.objects.filter(id=task.source_task_id).first()
+        source = task_result_table(source_task) if source_task else None
+        if source is None or not source.exists():
+            raise EngineError("The task result this operation reads no longer exists.")
+        schema = source_task.result_columns
+    else:
+        if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
+            raise EngineError("The dataset is not ready.")
+        source, schema = media_path(dataset.parquet_file), dataset.columns
+    ctx = RunContext(source=source, schema=schema, result_dir=work_dir, limits=engine_limits(), on_progress=reporter)
     outcome = op.run(ctx, task.parameters)
     fields = {"stage": "done", "progress_current": 100}
     if isinstance(outcome, TableResult):
@@ -297,3 +314,17 @@ def tasks_sweep_stale() -> dict:
     for task_id in Task.objects.filter(status=S.PENDING, enqueued_at__lt=lost_before).values_list("id", flat=True):
         counts["requeued"] += task_requeue(task_id)
     return counts
+
+
+def task_share(*, task: Task, user_identifier: str) -> TaskShare:
+    user = user_resolve(user_identifier, owner_id=task.owner_id, what="task")
+    share, _ = TaskShare.objects.get_or_create(task=task, user=user)
+    return share
+
+
+def task_unshare(*, task: Task, user_id: int) -> None:
+    from django.http import Http404
+
+    deleted, _ = TaskShare.objects.filter(task=task, user_id=user_id).delete()
+    if not deleted:
+        raise Http404

@@ -17,9 +17,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "csv_app.errors.api_exception_handler",
     "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_RATES": {
-        "anon_auth": env.str("THROTTLE_AUTH_RATE", default="30/min"),
-    },
 }
 
 SIMPLE_JWT = {

@@ -1,0 +1,63 @@
+"""Correlation matrices over numeric columns, pairwise-complete as pandas computes them."""
+import math
+from itertools import combinations
+from pathlib import Path
+
+import duckdb
+
+from .sql import PARQUET, quote_ident
+
+METHODS = ("pearson", "spearman", "kendall")
+
+
+def _clean(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _pearson(con, source: Path, a: str, b: str) -> float | None:
+    x, y = quote_ident(a), quote_ident(b)
+    return con.execute(
+        f"SELECT corr(CAST({x} AS DOUBLE), CAST({y} AS DOUBLE)) FROM {PARQUET} "
+        f"WHERE {x} IS NOT NULL AND {y} IS NOT NULL",
+        [str(source)],
+    ).fetchall()[0][0]
+
+
+def _spearman(con, source: Path, a: str, b: str) -> float | None:
+    """Pearson on average ranks of the rows where both values are present."""
+    x, y = quote_ident(a), quote_ident(b)
+    ranks = (
+        f"SELECT rank() OVER (ORDER BY {x}) + (count(*) OVER (PARTITION BY {x}) - 1) / 2.0 AS rx, "
+        f"rank() OVER (ORDER BY {y}) + (count(*) OVER (PARTITION BY {y}) - 1) / 2.0 AS ry "
+        f"FROM {PARQUET} WHERE {x} IS NOT NULL AND {y} IS NOT NULL"
+    )
+    return con.execute(f"SELECT corr(rx, ry) FROM ({ranks})", [str(source)]).fetchall()[0][0]
+
+
+def _kendall(con, source: Path, a: str, b: str) -> float | None:
+    from scipy.stats import kendalltau
+
+    x, y = quote_ident(a), quote_ident(b)
+    arrays = con.execute(
+        f"SELECT CAST({x} AS DOUBLE) AS x, CAST({y} AS DOUBLE) AS y FROM {PARQUET} "
+        f"WHERE {x} IS NOT NULL AND {y} IS NOT NULL",
+        [str(source)],
+    ).fetchnumpy()
+    if len(arrays["x"]) < 2:
+        return None
+    return kendalltau(arrays["x"], arrays["y"]).statistic
+
+
+def correlate(con: duckdb.DuckDBPyConnection, source: Path, columns: list[str], method: str) -> dict:
+    """{a: {a: 1.0, b: r}, ...}; undefined coefficients (constant columns, too few rows) are None."""
+    pair = {"pearson": _pearson, "spearman": _spearman, "kendall": _kendall}[method]
+    matrix: dict[str, dict[str, float | None]] = {a: {} for a in columns}
+    for a in columns:
+        matrix[a][a] = _clean(pair(con, source, a, a))
+    for a, b in combinations(columns, 2):
+        value = _clean(pair(con, source, a, b))
+        matrix[a][b] = matrix[b][a] = value
+    return {a: {b: matrix[a][b] for b in columns} for a in columns}

@@ -1,0 +1,54 @@
+"""Grouped statistics: per group and value column, count, mean, median, mode, min, max and sample std."""
+from pathlib import Path
+
+import duckdb
+
+from .sql import PARQUET, quote_ident
+from .tables import TableResult, write_query
+
+
+def group_statistics(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    group_by: list[str],
+    columns: list[str],
+    group: list | None,
+    dest: Path,
+) -> TableResult:
+    """One row per (group, column); `group` keeps only the group whose key equals it.
+
+    The mode is the most frequent value, the smallest one on ties (as pandas' mode()[0]).
+    """
+    keys = ", ".join(quote_ident(g) for g in group_by)
+    where, params = "TRUE", [str(source)]
+    if group is not None:
+        where = " AND ".join(f"{quote_ident(g)} IS NOT DISTINCT FROM ?" for g in group_by)
+        params += list(group)
+    selects = []
+    for name in columns:
+        col = quote_ident(name)
+        value = f"CAST({col} AS DOUBLE)"
+        modes = (
+            f"SELECT {keys}, {col} AS mode_value FROM ("
+            f"SELECT {keys}, {col}, count(*) AS n FROM base WHERE {col} IS NOT NULL GROUP BY {keys}, {col}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY n DESC, {col} ASC) = 1"
+        )
+        stats = (
+            f"SELECT {keys}, ? AS \"column\", count({col}) AS count, avg({value}) AS mean, "
+            f"median({value}) AS median, min({value}) AS min, max({value}) AS max, stddev_samp({value}) AS std "
+            f"FROM base GROUP BY {keys}"
+        )
+        params.append(name)
+        selects.append(
+            f"SELECT s.*, CAST(m.mode_value AS DOUBLE) AS mode FROM ({stats}) s "
+            f"LEFT JOIN ({modes}) m ON " + " AND ".join(f"s.{quote_ident(g)} IS NOT DISTINCT FROM m.{quote_ident(g)}" for g in group_by)
+        )
+    ordering = ", ".join(f"{quote_ident(g)} ASC NULLS LAST" for g in group_by)
+    out_cols = ", ".join([quote_ident(g) for g in group_by] + [
+        '"column"', "count", "mean", "median", "mode", "min", "max", "std"])
+    sql = (
+        f"WITH base AS (SELECT * FROM {PARQUET} WHERE {where}) "
+        f"SELECT {out_cols} FROM ({' UNION ALL '.join(selects)}) ORDER BY {ordering}, array_position(?, \"column\")"
+    )
+    params.append(columns)
+    return write_query(con, sql, params, dest)

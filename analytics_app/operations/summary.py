@@ -1,0 +1,31 @@
+"""summary: a profile of each column: counts, nulls, distinct values, statistics by type."""
+from rest_framework import serializers
+
+from ..engine.summary import summarize, summary_rows
+from ..engine.tables import write_rows
+from ..registry import Operation, RunContext, register
+from .checks import ColumnList, require_columns
+
+
+class SummaryParams(serializers.Serializer):
+    columns = ColumnList(required=False, allow_empty=False, help_text="Columns to profile; default all.")
+
+
+def check(params: dict, schema: list[dict]) -> dict:
+    require_columns("columns", params.get("columns", []), schema)
+    return params
+
+
+def run(ctx: RunContext, params: dict):
+    columns = params.get("columns") or ctx.names
+
+    def work(con):
+        profile = summarize(con, ctx.source, ctx.schema, columns)
+        result = write_rows(summary_rows(profile), ctx.table_path())
+        result.value = profile["columns"]
+        return result
+
+    return ctx.compute(work)
+
+
+register(Operation("summary", "Per column: type, count, nulls, distinct; mean, std, quartiles; top values; date range.", SummaryParams, run, check))

@@ -1,0 +1,33 @@
+"""top: the top-N groups of a column by the sum, count or mean of a value."""
+from rest_framework import serializers
+
+from ..engine.top import top_groups
+from ..registry import Operation, RunContext, register
+from .checks import NUMERIC_TYPES, require_columns
+
+
+class TopParams(serializers.Serializer):
+    by = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="The column whose values are ranked.")
+    value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="Numeric column; optional when agg is count.")
+    agg = serializers.ChoiceField(choices=["sum", "count", "mean"], default="sum")
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    order = serializers.ChoiceField(choices=["desc", "asc"], default="desc")
+
+
+def check(params: dict, schema: list[dict]) -> dict:
+    require_columns("by", [params["by"]], schema)
+    if "value" in params:
+        kinds = None if params["agg"] == "count" else NUMERIC_TYPES
+        require_columns("value", [params["value"]], schema, kinds, "a numeric column")
+    elif params["agg"] != "count":
+        raise serializers.ValidationError({"value": [f"A value column is needed to rank by its {params['agg']}."]})
+    return params
+
+
+def run(ctx: RunContext, params: dict):
+    return ctx.compute(lambda con: top_groups(
+        con, ctx.source, params["by"], params.get("value"), params["agg"], params["limit"], params["order"],
+        ctx.table_path()))
+
+
+register(Operation("top", "Top-N values of a column by the sum, count or mean of another.", TopParams, run, check))

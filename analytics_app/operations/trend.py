@@ -1,0 +1,35 @@
+"""trend: a value aggregated over day, week, month, quarter or year buckets of a date column."""
+from rest_framework import serializers
+
+from ..engine.trend import AGGREGATES, FREQUENCIES, trend_series
+from ..registry import Operation, RunContext, register
+from .checks import DATE_TYPES, NUMERIC_TYPES, require_columns
+
+
+class TrendParams(serializers.Serializer):
+    date = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="A date or datetime column.")
+    value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="Numeric column; optional when agg is count.")
+    freq = serializers.ChoiceField(choices=list(FREQUENCIES), default="M")
+    agg = serializers.ChoiceField(choices=list(AGGREGATES), default="sum")
+    group_by = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="One series per value of this column.")
+
+
+def check(params: dict, schema: list[dict]) -> dict:
+    require_columns("date", [params["date"]], schema, DATE_TYPES, "a date or datetime column")
+    if "value" in params:
+        kinds = None if params["agg"] == "count" else NUMERIC_TYPES
+        require_columns("value", [params["value"]], schema, kinds, "a numeric column")
+    elif params["agg"] != "count":
+        raise serializers.ValidationError({"value": [f"A value column is needed to compute the {params['agg']}."]})
+    if "group_by" in params:
+        require_columns("group_by", [params["group_by"]], schema)
+    return params
+
+
+def run(ctx: RunContext, params: dict):
+    return ctx.compute(lambda con: trend_series(
+        con, ctx.source, params["date"], params.get("value"), params["freq"], params["agg"],
+        params.get("group_by"), ctx.table_path()))
+
+
+register(Operation("trend", "A date column bucketed by D/W/M/Q/Y with sum, mean, count, min, max or median.", TrendParams, run, check))
