@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 
 from csv_app.apis.health import HealthApi
 from csv_app.errors import not_found_view
+from csv_app.schema import ApiSchemaGenerator
 
 api_info = openapi.Info(
     title="ravid API",
@@ -15,7 +16,9 @@ api_info = openapi.Info(
     "Authenticate with `Authorization: Bearer <access>` from POST /api/login/.",
 )
 
-schema_view = get_schema_view(api_info, public=True, permission_classes=[AllowAny], authentication_classes=[])
+schema_view = get_schema_view(
+    api_info, public=True, permission_classes=[AllowAny], authentication_classes=[], generator_class=ApiSchemaGenerator
+)
 
 urlpatterns = [
     path("api/", include("csv_app.urls")),

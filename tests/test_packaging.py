@@ -1,0 +1,65 @@
+"""What can be checked of the container files and the Makefile without a Docker engine."""
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_the_whole_stack_with_health_checks_and_volumes():
+    spec = compose()
+    services = spec["services"]
+    assert set(services) == {"web", "worker", "beat", "redis", "mysql", "flower"}
+    for name in ("web", "worker", "redis", "mysql", "flower"):
+        assert services[name]["healthcheck"]["test"], name
+    for name, service in services.items():
+        assert service["restart"] == "unless-stopped", name
+    assert {"mysql-data", "media"} <= set(spec["volumes"])
+    assert "mysql-data:/var/lib/mysql" in services["mysql"]["volumes"]
+    for name in ("web", "worker", "beat", "flower"):
+        assert "media:/data/media" in services[name]["volumes"], name
+    assert services["web"]["depends_on"]["mysql"]["condition"] == "service_healthy"
+    assert services["worker"]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_every_compose_command_is_a_role_the_entrypoint_knows():
+    entrypoint = (ROOT / "scripts" / "entrypoint.sh").read_text()
+    roles = set(re.findall(r"^\s+([a-z]+)\)$", entrypoint, re.M))
+    for name in ("web", "worker", "beat", "flower"):
+        command = compose()["services"][name]["command"]
+        assert command[0] in roles, (name, command)
+    for script in re.findall(r"scripts/[\w.-]+", entrypoint):
+        assert (ROOT / script).exists(), script
+    assert "ravid_project.wsgi" in entrypoint and (ROOT / "ravid_project" / "wsgi.py").exists()
+
+
+def test_dockerfile_is_multi_stage_non_root_without_build_tools_at_runtime():
+    text = (ROOT / "Dockerfile").read_text()
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2
+    runtime = stages[-1]
+    assert "build-essential" not in runtime and "-dev" not in runtime
+    assert re.search(r"^USER ravid$", runtime, re.M)
+    assert "COPY --from=build /opt/venv /opt/venv" in runtime
+    assert 'ENTRYPOINT ["/app/scripts/entrypoint.sh"]' in runtime
+
+
+def test_make_help_lists_every_documented_target():
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    for target in ["install", "run", "test", "bench", "migrate", "worker", "flower", "build", "up", "down",
+                   "restart", "logs", "status", "shell", "clean", "backup", "health"]:
+        assert re.search(rf"^\s+\S*{target}\S*\s", out, re.M), target
+
+
+def test_docker_targets_explain_themselves_without_an_engine():
+    done = subprocess.run(["make", "-s", "up"], cwd=ROOT, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    if done.returncode == 0:
+        return  # a Docker engine answers here
+    assert "needs a running Docker engine" in done.stdout
