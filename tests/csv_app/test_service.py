@@ -13,8 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_health_is_503_when_the_broker_is_down(api, monkeypatch):
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "broker_connection_timeout", 0.5)
+    from kombu import Connection
+
+    unreachable = lambda *args, **kwargs: Connection("redis://127.0.0.1:1/0", connect_timeout=0.5)  # noqa: E731
+    monkeypatch.setattr(celery_app, "connection_for_write", unreachable)
     r = api.get("/health/")
     assert r.status_code == 503
     assert r.json()["status"] == "unavailable"
