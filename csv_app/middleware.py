@@ -1,5 +1,6 @@
-"""Gives each request an id (X-Request-ID), for the logs and the response."""
+"""Gives each request an id (X-Request-ID) for the logs and the response, and reports server time."""
 import re
+import time
 import uuid
 
 from . import logging_context
@@ -15,9 +16,11 @@ class RequestIdMiddleware:
         given = request.headers.get("X-Request-ID", "")
         rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         token = logging_context.request_id.set(rid)
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
         finally:
             logging_context.request_id.reset(token)
         response["X-Request-ID"] = rid
+        response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response

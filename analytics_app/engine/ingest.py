@@ -5,6 +5,8 @@ import re
 import uuid
 from pathlib import Path
 
+import logging
+
 import duckdb
 
 from .errors import EngineError
@@ -14,6 +16,8 @@ from .sql import Limits, connect, quote_ident
 from .tables import TableResult, write_query
 
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "#n/a"]
+# DuckDB matches null strings exactly, so each token is listed in its usual spellings.
+NULL_STRINGS = sorted({v for t in NULL_TOKENS for v in (t, t.upper(), t.title(), t.capitalize())} | {"NaN", "N/a"})
 INT_RE = r"[+-]?(0|[1-9][0-9]*)"
 FLOAT_RE = r"[+-]?(0|[1-9][0-9]*)?(\.[0-9]+)?([eE][+-]?[0-9]+)?"
 ISO_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -21,17 +25,29 @@ ISO_DATETIME_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.
 DATE_FORMATS = ["%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%b %d %Y", "%d %b %Y", "%B %d, %Y"]
 DATETIME_FORMATS = ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S"]
 SAMPLE_ROWS = 20_000
+logger = logging.getLogger("ravid.engine.ingest")
 MAX_LINE_BYTES = 64 * 1024 * 1024
 TRANSCODE_CHUNK = 4 * 1024 * 1024
 
 
 def _csv_source(names: list[str]) -> tuple[str, list]:
-    columns = {name: "VARCHAR" for name in names}
+    """An all-text read of the CSV, for sampling."""
     sql = (
         "read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, auto_detect = false, "
         "columns = ?, all_varchar = true, strict_mode = true, max_line_size = ?, encoding = 'utf-8')"
     )
-    return sql, [columns]
+    return sql, [{name: "VARCHAR" for name in names}]
+
+
+def _typed_source(path: Path, delimiter: str, read_types: dict[str, str], rejects: bool) -> tuple[str, list]:
+    """A native typed read; only empty fields are null here (tokens like NA are handled per column)."""
+    sql = (
+        "read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, auto_detect = false, columns = ?, "
+        "strict_mode = true, max_line_size = ?, encoding = 'utf-8'"
+        + (", store_rejects = true, rejects_table = 'ravid_rejects', rejects_scan = 'ravid_scans'" if rejects else "")
+        + ")"
+    )
+    return sql, [str(path), delimiter, read_types, MAX_LINE_BYTES]
 
 
 def transcode_to_utf8(src: Path, dest: Path, encoding: str, on_progress: ProgressFn = no_progress) -> None:
@@ -73,44 +89,12 @@ def _friendly_csv_error(exc: duckdb.Error, columns: int) -> EngineError:
     elif "Maximum line size" in text or "max_line_size" in text:
         reason = f"Line {line_no} is longer than {MAX_LINE_BYTES // (1024 * 1024)} MB."
     else:
+        logger.warning("CSV read failed: %s", text.splitlines()[0] if text else exc.__class__.__name__)
         reason = "The file could not be read as CSV" + (f" at line {line_no}." if line_no else ".")
     details = {"file": [reason]}
     if line_no is not None:
         details["line"] = [str(line_no)]
     return EngineError(f"{INVALID} {reason}", details)
-
-
-def _infer_sql(names: list[str], candidates: dict[str, str], source: str) -> tuple[str, list]:
-    """One aggregate that counts, per column, the values its candidate type cannot hold."""
-    parts, params = [], []
-    for name in names:
-        col = quote_ident(name)
-        kind = candidates[name]
-        value_present = f"{col} IS NOT NULL AND lower(trim({col})) NOT IN (SELECT unnest(?::VARCHAR[]))"
-        params.append(NULL_TOKENS)
-        if kind == "integer":
-            bad = f"NOT regexp_full_match(trim({col}), ?) OR TRY_CAST(trim({col}) AS BIGINT) IS NULL"
-            params.append(INT_RE)
-        elif kind == "float":
-            bad = f"NOT regexp_full_match(trim({col}), ?) OR TRY_CAST(trim({col}) AS DOUBLE) IS NULL"
-            params.append(FLOAT_RE)
-        elif kind == "boolean":
-            bad = f"lower(trim({col})) NOT IN ('true', 'false')"
-        elif kind.startswith("date:") or kind.startswith("datetime:"):
-            fmt = kind.split(":", 1)[1]
-            if fmt == "iso":
-                pattern = ISO_DATE_RE if kind.startswith("date:") else ISO_DATETIME_RE
-                target = "DATE" if kind.startswith("date:") else "TIMESTAMP"
-                bad = f"NOT regexp_full_match(trim({col}), ?) OR TRY_CAST(trim({col}) AS {target}) IS NULL"
-                params.append(pattern)
-            else:
-                bad = f"try_strptime(trim({col}), ?) IS NULL"
-                params.append(fmt)
-        else:
-            bad = "false"
-        # The params above belong to the FILTER clause, which DuckDB binds in textual order.
-        parts.append(f"count(*) FILTER (WHERE {value_present} AND ({bad}))")
-    return f"SELECT {', '.join(parts)} FROM {source}", params
 
 
 def _candidate(values: list[str | None]) -> str:
@@ -147,28 +131,148 @@ def _candidate(values: list[str | None]) -> str:
     return "string"
 
 
-_WIDER = {"integer": "float", "float": "string", "boolean": "string"}
+NATIVE = {"float": "DOUBLE", "boolean": "BOOLEAN", "date:iso": "DATE", "datetime:iso": "TIMESTAMPTZ"}
+CASTS = {"integer": "BIGINT", **NATIVE}
 
 
-def _cast_expr(name: str, kind: str, params: list) -> str:
+CANONICAL_INT = "-?(0|[1-9][0-9]{0,17})"
+
+
+def _has_tokens(values: list[str | None]) -> bool:
+    return any(v is not None and v.strip() != "" and v.strip().lower() in NULL_TOKENS for v in values)
+
+
+def _odd_sql(col: str, kind: str, params: list) -> str:
+    """True for a present text value that is not plainly of `kind` (a token, a leading zero, junk)."""
+    if kind == "integer":
+        params.append(CANONICAL_INT)
+        return f"NOT regexp_full_match({col}, ?)"
+    if kind in CASTS:
+        return f"TRY_CAST({col} AS {CASTS[kind]}) IS NULL"
+    params.append(kind.split(":", 1)[1])
+    return f"try_strptime({col}, ?) IS NULL"
+
+
+def _breaks_sql(col: str, kind: str, params: list) -> str:
+    """True for a present value, not a null token, that `kind` cannot hold."""
+    if kind == "integer":  # DuckDB's cast would round 2.5 and accept 1e3, 1_000 or 0x1F
+        params.append("[+-]?[0-9]+")
+        return f"(NOT regexp_full_match(trim({col}), ?) OR TRY_CAST(trim({col}) AS BIGINT) IS NULL)"
+    if kind in CASTS:
+        return f"TRY_CAST(trim({col}) AS {CASTS[kind]}) IS NULL"
+    params.append(kind.split(":", 1)[1])
+    return f"try_strptime(trim({col}), ?) IS NULL"
+
+
+def _detail_sql(names: list[str], kinds: dict[str, str]) -> tuple[list[str], list, list[tuple[str, str]]]:
+    """For columns that looked odd: tokens seen, values that break the type, and for integers leading zeros
+    and whether every value would still be a float."""
+    parts, params, layout = [], [], []
+
+    def add(what: str, name: str, sql: str) -> None:
+        parts.append(f"count(*) FILTER (WHERE {sql})")
+        layout.append((name, what))
+
+    for name in names:
+        col, kind = quote_ident(name), kinds[name]
+        token = f"list_contains(?, lower(trim({col})))"
+        params.append(NULL_TOKENS)
+        add("tokens", name, f"{col} IS NOT NULL AND {token}")
+        params.append(NULL_TOKENS)
+        add("breaks", name, f"{col} IS NOT NULL AND NOT {token} AND {_breaks_sql(col, kind, params)}")
+        if kind == "integer":
+            params.append(NULL_TOKENS)
+            add("leading_zeros", name, f"{col} IS NOT NULL AND NOT {token} AND length(trim({col})) > 1 "
+                                      f"AND (trim({col})[1] = '0' OR trim({col})[1:2] IN ('-0', '+0'))")
+            params.append(NULL_TOKENS)
+            add("not_float", name, f"{col} IS NOT NULL AND NOT {token} AND TRY_CAST(trim({col}) AS DOUBLE) IS NULL")
+    return parts, params, layout
+
+
+def _select_expr(name: str, kind: str, as_text: bool, params: list) -> str:
+    """The write pass's expression for a column: native, or text cast with nulls for tokens."""
     col = quote_ident(name)
     if kind == "string":
         return col
+    if not as_text:
+        return f"CAST({col} AS TIMESTAMP) AS {col}" if kind == "datetime:iso" else col
     params.append(NULL_TOKENS)
-    guard = f"CASE WHEN lower(trim({col})) IN (SELECT unnest(?::VARCHAR[])) THEN NULL ELSE "
-    if kind == "integer":
-        expr = f"CAST(trim({col}) AS BIGINT)"
-    elif kind == "float":
-        expr = f"CAST(trim({col}) AS DOUBLE)"
-    elif kind == "boolean":
-        expr = f"lower(trim({col})) = 'true'"
-    elif kind in ("date:iso", "datetime:iso"):
-        target = "DATE" if kind == "date:iso" else "TIMESTAMP"
-        expr = f"CAST(CAST(trim({col}) AS TIMESTAMPTZ) AS TIMESTAMP)" if target == "TIMESTAMP" else f"CAST(trim({col}) AS DATE)"
+    guard = f"CASE WHEN list_contains(?, lower(trim({col}))) THEN NULL ELSE "
+    if kind in CASTS:
+        value = f"CAST(trim({col}) AS {CASTS[kind]})"
+        if kind == "datetime:iso":
+            value = f"CAST({value} AS TIMESTAMP)"
     else:
         params.append(kind.split(":", 1)[1])
-        expr = f"strptime(trim({col}), ?)" + ("::DATE" if kind.startswith("date:") else "")
-    return f"{guard}{expr} END AS {col}"
+        value = f"strptime(trim({col}), ?)" + ("::DATE" if kind.startswith("date:") else "")
+    return f"{guard}{value} END AS {col}"
+
+
+def _raise_rejects(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Columns whose values did not parse as their type; any structural problem becomes EngineError."""
+    rows = con.execute(
+        "SELECT line, column_name, error_type, error_message FROM ravid_rejects ORDER BY line LIMIT 1000"
+    ).fetchall()
+    broken = set()
+    for line, column, error_type, message in rows:
+        if str(error_type).upper() == "CAST":
+            broken.add(column)
+            continue
+        raise _friendly_csv_error(duckdb.InvalidInputException(f"CSV Error on Line: {line}\n{message}"), 0)
+    return broken
+
+
+def _aggregate(con, path: Path, dialect: Dialect, read_types: dict, parts: list[str], params: list,
+               on_progress: ProgressFn, rejects: bool) -> tuple:
+    source, source_params = _typed_source(path, dialect.delimiter, read_types, rejects=rejects)
+    sql = f"SELECT {', '.join(['count(*)', *parts])} FROM {source}"
+    try:
+        return run_with_progress(
+            con, lambda c: c.execute(sql, params + source_params).fetchall()[0], "inferring types", on_progress
+        )
+    except duckdb.Error as exc:
+        raise _friendly_csv_error(exc, len(read_types)) from None
+
+
+def _verify(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str, str], text_read: set[str],
+            on_progress: ProgressFn) -> set[str]:
+    """Check every row: narrow `kinds` where a value breaks them. Returns the columns the write pass must
+    read as text (null tokens, custom date formats, integers that turned out to be floats).
+
+    One pass parses natively where parsing is exact and tests the rest cheaply; only columns where
+    something looked odd are looked at in detail, in a second pass over just those columns.
+    """
+    read_types = {n: ("VARCHAR" if n in text_read or kinds[n] == "string" else CASTS[kinds[n]]) for n in names}
+    quick = [n for n in names if n in text_read]
+    native = [n for n in names if n not in text_read and kinds[n] != "string"]
+    parts, params = [], []
+    for name in quick:
+        col = quote_ident(name)
+        parts.append(f"count(*) FILTER (WHERE {col} IS NOT NULL AND {_odd_sql(col, kinds[name], params)})")
+    # Referencing the native columns makes DuckDB convert them, so bad values land in the rejects table.
+    parts += [f"count({quote_ident(name)})" for name in native]
+    counts = _aggregate(con, path, dialect, read_types, parts, params, on_progress, rejects=True)
+    odd = {name for name, n in zip(quick, counts[1:]) if n} | _raise_rejects(con)
+    as_text = {n for n in names if kinds[n].startswith(("date:", "datetime:")) and kinds[n] not in NATIVE}
+    if not odd:
+        return as_text
+    detail = sorted(odd, key=names.index)
+    parts, params, layout = _detail_sql(detail, kinds)
+    counts = _aggregate(con, path, dialect, {n: "VARCHAR" for n in names}, parts, params, on_progress, rejects=False)
+    found: dict[str, dict[str, int]] = {}
+    for (name, what), value in zip(layout, counts[1:]):
+        found.setdefault(name, {})[what] = value
+    for name, seen in found.items():
+        if seen["tokens"]:
+            as_text.add(name)
+        if kinds[name] == "integer" and (seen["leading_zeros"] or seen["not_float"]):
+            kinds[name] = "string"
+        elif kinds[name] == "integer" and seen["breaks"]:
+            kinds[name] = "float"
+            as_text.add(name)
+        elif seen["breaks"]:
+            kinds[name] = "string"
+    return {n for n in as_text if kinds[n] != "string"}
 
 
 def ingest_csv(
@@ -179,7 +283,11 @@ def ingest_csv(
     work_dir: Path,
     on_progress: ProgressFn = no_progress,
 ) -> TableResult:
-    """Read the CSV at `src` (already sniffed) and write a typed Parquet file at `dest`."""
+    """Read the CSV at `src` (already sniffed) and write a typed Parquet file at `dest`.
+
+    Types are proposed from the first rows, verified over every row in one pass that parses natively
+    where it can, and the file is then read once more, typed, straight into Parquet.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     names = list(dialect.columns)
     utf8_path = src
@@ -191,40 +299,29 @@ def ingest_csv(
     con = connect(limits)
     try:
         source_sql, source_params = _csv_source(names)
-        base_params = [str(utf8_path), dialect.delimiter, *source_params, MAX_LINE_BYTES]
+        sample_params = [str(utf8_path), dialect.delimiter, *source_params, MAX_LINE_BYTES]
         try:
-            sample = con.execute(f"SELECT * FROM {source_sql} LIMIT {SAMPLE_ROWS}", base_params).fetchall()
+            sample = con.execute(f"SELECT * FROM {source_sql} LIMIT {SAMPLE_ROWS}", sample_params).fetchall()
         except duckdb.Error as exc:
             raise _friendly_csv_error(exc, len(names)) from None
         if not sample:
             raise EngineError(f"{INVALID} The file has a header row but no data rows.", {"file": ["no data rows"]})
-        candidates = {name: _candidate([row[i] for row in sample]) for i, name in enumerate(names)}
-        for _ in range(4):
-            checked = [n for n in names if candidates[n] != "string"]
-            if not checked:
-                break
-            sql, params = _infer_sql(checked, candidates, source_sql)
-            try:
-                counts = run_with_progress(
-                    con, lambda c: c.execute(sql, params + base_params).fetchall()[0],
-                    "inferring types", on_progress,
-                )
-            except duckdb.Error as exc:
-                raise _friendly_csv_error(exc, len(names)) from None
-            widened = False
-            for name, bad_count in zip(checked, counts):
-                if bad_count:
-                    kind = candidates[name]
-                    candidates[name] = _WIDER.get(kind, "string")
-                    widened = True
-            if not widened:
-                break
-        cast_params: list = []
-        select = ", ".join(_cast_expr(n, candidates[n], cast_params) for n in names)
-        sql = f"SELECT {select} FROM {source_sql}"
+        kinds, text_read = {}, set()
+        for i, name in enumerate(names):
+            values = [row[i] for row in sample]
+            kinds[name] = _candidate(values)
+            if kinds[name] != "string" and (kinds[name] not in NATIVE or _has_tokens(values)):
+                text_read.add(name)
+        as_text = _verify(con, utf8_path, dialect, names, kinds, text_read, on_progress)
+
+        read_types = {n: ("VARCHAR" if n in as_text or kinds[n] == "string" else CASTS[kinds[n]]) for n in names}
+        select_params: list = []
+        select = ", ".join(_select_expr(n, kinds[n], n in as_text, select_params) for n in names)
+        source, params = _typed_source(utf8_path, dialect.delimiter, read_types, rejects=False)
+        sql = f"SELECT {select} FROM {source}"
         try:
             return run_with_progress(
-                con, lambda c: write_query(c, sql, cast_params + base_params, dest), "writing", on_progress
+                con, lambda c: write_query(c, sql, select_params + params, dest), "writing", on_progress
             )
         except duckdb.Error as exc:
             raise _friendly_csv_error(exc, len(names)) from None
@@ -232,4 +329,3 @@ def ingest_csv(
         con.close()
         if transcoded is not None:
             transcoded.unlink(missing_ok=True)
-

@@ -31,6 +31,7 @@ def read_page(
     sort: list[SortKey],
     page: int,
     page_size: int,
+    known_total: int | None = None,
 ) -> Page:
     """Rows of one page and the number of matching rows; unknown names raise EngineError."""
     types = {c["name"]: c["type"] for c in schema}
@@ -48,7 +49,7 @@ def read_page(
     source = PARQUET
     if not conditions and not sort:
         # Row numbers are dense and stored in order: row-group statistics skip straight to the page.
-        total = row_count(path)
+        total = known_total if known_total is not None else row_count(path)
         cursor = con.execute(
             f"SELECT {select} FROM {source} WHERE {rowid} >= ? AND {rowid} < ? ORDER BY {rowid}",
             [str(path), offset, offset + page_size],

@@ -1,4 +1,6 @@
 """DuckDB connections, and the one function through which identifiers reach SQL."""
+import os
+import threading
 from dataclasses import dataclass
 
 import duckdb
@@ -20,20 +22,39 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_process_db: dict = {}
+_process_lock = threading.Lock()
+
+
+def _database(limits: Limits) -> duckdb.DuckDBPyConnection:
+    """This process's in-memory DuckDB, made on first use (and again after a fork)."""
+    key = (os.getpid(), limits)
+    with _process_lock:
+        db = _process_db.get(key)
+        if db is None:
+            _process_db.clear()
+            config = {
+                "memory_limit": limits.memory_limit,
+                "threads": limits.threads,
+                "preserve_insertion_order": True,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            }
+            if limits.temp_dir:
+                config["temp_directory"] = limits.temp_dir
+            db = duckdb.connect(database=":memory:", config=config)
+            db.execute("SET GLOBAL TimeZone = 'UTC'; SET GLOBAL parquet_metadata_cache = true")
+            _process_db[key] = db
+        return db
+
+
 def connect(limits: Limits | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection bounded by `limits`, spilling to `temp_dir`."""
-    limits = limits or Limits()
-    config = {
-        "memory_limit": limits.memory_limit,
-        "threads": limits.threads,
-        "preserve_insertion_order": True,
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-    }
-    if limits.temp_dir:
-        config["temp_directory"] = limits.temp_dir
-    con = duckdb.connect(database=":memory:", config=config)
-    con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET TimeZone = 'UTC'")
+    """A connection (a cheap cursor) on this process's DuckDB, bounded by `limits`, spilling to `temp_dir`.
+
+    Close it when done; the database and its Parquet metadata cache stay for the next request.
+    """
+    con = _database(limits or Limits()).cursor()
+    con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET progress_bar_time = 0")
     return con
 
 

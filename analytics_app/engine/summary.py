@@ -4,40 +4,44 @@ from pathlib import Path
 import duckdb
 
 from .sql import PARQUET, quote_ident
+from .tables import row_count
 from .types import BOOLEAN, NUMERIC, STRING, TEMPORAL, json_value
 
 TOP_VALUES = 5
 STAT_FIELDS = ["mean", "std", "min", "p25", "p50", "p75", "max"]
 
 
+def _column_stats(con: duckdb.DuckDBPyConnection, source: Path, name: str, kind: str) -> dict:
+    """One column's statistics in one query, so only that column is read and held."""
+    col = quote_ident(name)
+    parts, fields = [f"count({col})", f"count(DISTINCT {col})"], ["count", "distinct"]
+    if kind in NUMERIC:
+        value = f"CAST({col} AS DOUBLE)"
+        parts += [f"avg({value})", f"stddev_samp({value})", f"min({col})",
+                  f"quantile_cont({value}, [0.25, 0.5, 0.75])", f"max({col})"]
+        fields += ["mean", "std", "min", "quartiles", "max"]
+    elif kind in TEMPORAL:
+        parts += [f"min({col})", f"max({col})"]
+        fields += ["min", "max"]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {PARQUET}", [str(source)]).fetchall()[0]
+    stats = dict(zip(fields, row))
+    quartiles = stats.pop("quartiles", None)
+    if kind in NUMERIC:
+        stats["p25"], stats["p50"], stats["p75"] = quartiles if quartiles else (None, None, None)
+    return {"type": kind, **{k: json_value(v) for k, v in stats.items()}}
+
+
 def summarize(con: duckdb.DuckDBPyConnection, source: Path, schema: list[dict], columns: list[str]) -> dict:
     """{column: {type, count, nulls, distinct, ...}}: sample std and linearly interpolated quantiles, as pandas."""
     types = {c["name"]: c["type"] for c in schema}
-    parts: list[str] = ["count(*)"]
-    layout: list[tuple[str, str]] = []
+    total = row_count(source)
+    profile: dict[str, dict] = {}
     for name in columns:
-        col, kind = quote_ident(name), types[name]
-        parts += [f"count({col})", f"count(DISTINCT {col})"]
-        layout += [(name, "count"), (name, "distinct")]
-        if kind in NUMERIC:
-            value = f"CAST({col} AS DOUBLE)"
-            parts += [f"avg({value})", f"stddev_samp({value})", f"min({col})",
-                      f"quantile_cont({value}, 0.25)", f"quantile_cont({value}, 0.5)",
-                      f"quantile_cont({value}, 0.75)", f"max({col})"]
-            layout += [(name, f) for f in STAT_FIELDS]
-        elif kind in TEMPORAL:
-            parts += [f"min({col})", f"max({col})"]
-            layout += [(name, "min"), (name, "max")]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {PARQUET}", [str(source)]).fetchall()[0]
-    total = row[0]
-    profile: dict[str, dict] = {name: {"type": types[name]} for name in columns}
-    for (name, field), value in zip(layout, row[1:]):
-        profile[name][field] = json_value(value)
-    for name in columns:
-        entry = profile[name]
+        entry = _column_stats(con, source, name, types[name])
         entry["nulls"] = total - entry["count"]
         if types[name] in (STRING, BOOLEAN):
             entry["top"] = top_values(con, source, name)
+        profile[name] = entry
     return {"row_count": total, "columns": profile}
 
 

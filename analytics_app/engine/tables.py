@@ -1,5 +1,7 @@
 """Parquet tables on disk: writing a query's rows atomically, reading their schema and first rows."""
 import os
+import queue
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,19 +42,42 @@ def write_query(con: duckdb.DuckDBPyConnection, sql: str, params: list, dest: Pa
 
 
 def write_batches(reader: pa.RecordBatchReader, dest: Path) -> TableResult:
+    """Write every batch with a dense row number; producing and writing overlap in two threads."""
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
     schema = reader.schema.append(pa.field(ROW_ID, pa.int64(), nullable=False))
+    text_columns = [f.name for f in reader.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    pending: queue.Queue = queue.Queue(maxsize=4)
+    failure: list[BaseException] = []
+
+    def consume(writer: pq.ParquetWriter) -> None:
+        while (batch := pending.get()) is not None:
+            if failure:
+                continue
+            try:
+                writer.write_batch(batch, row_group_size=ROWS_PER_GROUP)
+            except BaseException as exc:  # handed to the producing thread
+                failure.append(exc)
+
     rows = 0
     try:
-        with pq.ParquetWriter(tmp, schema, compression="snappy", write_statistics=True) as writer:
-            for batch in reader:
-                if batch.num_rows == 0:
-                    continue
-                ids = pa.array(np.arange(rows, rows + batch.num_rows, dtype=np.int64))
-                arrays = list(batch.columns) + [ids]
-                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema), row_group_size=ROWS_PER_GROUP)
-                rows += batch.num_rows
+        with pq.ParquetWriter(tmp, schema, compression="snappy", use_dictionary=text_columns or False) as writer:
+            consumer = threading.Thread(target=consume, args=(writer,), name="ravid-parquet-writer", daemon=True)
+            consumer.start()
+            try:
+                for batch in reader:
+                    if failure:
+                        break
+                    if batch.num_rows == 0:
+                        continue
+                    ids = pa.array(np.arange(rows, rows + batch.num_rows, dtype=np.int64))
+                    pending.put(pa.RecordBatch.from_arrays([*batch.columns, ids], schema=schema))
+                    rows += batch.num_rows
+            finally:
+                pending.put(None)
+                consumer.join()
+            if failure:
+                raise failure[0]
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ def parse_filter(raw: str) -> Condition:
     return Condition(parts[0], parts[1], value)
 
 
-def rows_page(query_params, path: Path, schema: list[dict]) -> dict:
+def rows_page(query_params, path: Path, schema: list[dict], total: int | None = None) -> dict:
     """The contract's page body for a table at `path`; 400 in the envelope for any bad part of the query."""
     known = {"columns", "f", "sort", "page", "page_size", "format"}
     unknown = sorted(set(query_params.keys()) - known)
@@ -45,7 +45,7 @@ def rows_page(query_params, path: Path, schema: list[dict]) -> dict:
     conditions = [parse_filter(raw) for raw in query_params.getlist("f")]
     con = connect(engine_limits())
     try:
-        page = read_page(con, path, schema, columns, conditions, sort, v["page"], v["page_size"])
+        page = read_page(con, path, schema, columns, conditions, sort, v["page"], v["page_size"], total)
     except EngineError as exc:
         raise ApiError(400, exc.message, exc.details) from None
     finally:

@@ -233,7 +233,7 @@ class TaskRowsApi(APIView):
     @swagger_auto_schema(operation_summary="Query a result's rows", query_serializer=RowsQuerySerializer, tags=["tasks"])
     def get(self, request, task_id):
         task, path = _finished_table(request, task_id)
-        return Response(rows_page(request.query_params, path, task.result_columns))
+        return Response(rows_page(request.query_params, path, task.result_columns, task.result_row_count))
 
 
 class TaskDownloadApi(APIView):

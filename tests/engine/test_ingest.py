@@ -85,3 +85,32 @@ def test_row_numbers_are_dense_and_ordered(ingest):
     path, _ = ingest("v\n" + "\n".join(str(i) for i in range(1000)) + "\n")
     table = pq.read_table(path)
     assert table.column("__ravid_row").to_pylist() == list(range(1000))
+
+
+def test_a_null_token_after_the_sample_keeps_a_native_column_numeric(ingest):
+    lines = ["v,when"] + [f"{i}.5,2024-01-{1 + i % 28:02d}" for i in range(25000)] + ["NA,N/A", "7.25,null"]
+    path, result = ingest("\n".join(lines) + "\n")
+    assert result.columns == [{"name": "v", "type": "float"}, {"name": "when", "type": "date"}]
+    assert rows(path)[-2:] == [{"v": None, "when": None}, {"v": 7.25, "when": None}]
+
+
+def test_a_leading_zero_after_the_sample_makes_the_column_text(ingest):
+    lines = ["zip"] + [str(10000 + i) for i in range(25000)] + ["01234"]
+    path, result = ingest("\n".join(lines) + "\n")
+    assert result.columns == [{"name": "zip", "type": "string"}]
+    assert rows(path)[0] == {"zip": "10000"} and rows(path)[-1] == {"zip": "01234"}
+
+
+def test_text_columns_keep_na_and_blanks_are_null(ingest):
+    path, result = ingest("country,n\nNA,1\nFR,2\n,3\n")
+    assert result.columns == [{"name": "country", "type": "string"}, {"name": "n", "type": "integer"}]
+    assert [r["country"] for r in rows(path)] == ["NA", "FR", None]
+
+
+@pytest.mark.parametrize("odd", ["1_000", "0x1F", "1e3", "2.5"])
+def test_only_plain_digits_make_an_integer_column(ingest, odd):
+    lines = ["v"] + [str(i) for i in range(25000)] + [odd]
+    path, result = ingest("\n".join(lines) + "\n")
+    assert result.columns[0]["type"] in ("float", "string")
+    last = rows(path)[-1]["v"]
+    assert (last == odd) if result.columns[0]["type"] == "string" else (last == float(odd))

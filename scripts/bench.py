@@ -1,0 +1,311 @@
+"""Benchmark: ravid end to end (HTTP API + a real worker) against DuckDB re-reading the CSV and pandas.
+
+Usage: python scripts/bench.py [--rows 10000000] [--url http://127.0.0.1:8000] [--tiny 50]
+
+It uses the stack answering at --url, or starts one (gunicorn + a Celery worker on the configured
+database and broker, media under bench-data/) and stops it afterwards. It prints one table and writes
+bench-data/results-<rows>.json. Nothing is asserted: the numbers are for people to read.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_data import write_csv  # noqa: E402
+
+OPERATIONS = {
+    "summary": {},
+    "dedup": {"columns": ["key"]},
+    "filter": {"filters": [{"column": "amount", "operator": "gt", "value": 9000}]},
+    "trend": {"date": "created_at", "value": "amount", "freq": "W", "agg": "sum"},
+    "correlation": {"columns": ["amount", "quantity", "key"]},
+    "unique": {"column": "category"},
+    "top": {"by": "category", "value": "amount", "agg": "sum", "limit": 10},
+}
+
+
+# --- the stack -----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """The running service at `url`, or one started here (and stopped at the end)."""
+
+    def __init__(self, url: str | None, workdir: Path):
+        self.processes: list[subprocess.Popen] = []
+        if url and self._healthy(url):
+            self.url = url.rstrip("/")
+            print(f"using the running stack at {self.url}")
+            return
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, MEDIA_ROOT=str(workdir / "media"), LOG_LEVEL="WARNING",
+                   ALLOWED_HOSTS="127.0.0.1,localhost", AXES_ENABLED="false")
+        python = sys.executable
+        bindir = Path(python).parent
+        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        logs = workdir / "stack.log"
+        out = open(logs, "ab")
+        self.processes.append(subprocess.Popen(
+            [str(bindir / "gunicorn"), "ravid_project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "600"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        self.processes.append(subprocess.Popen(
+            [python, "-m", "celery", "-A", "ravid_project", "worker", "-l", "warning", "-c", "1",
+             "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self._healthy(self.url):
+                print(f"started a stack at {self.url} (logs: {logs})")
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise SystemExit(f"the stack did not become healthy; see {logs}")
+
+    @staticmethod
+    def _healthy(url: str) -> bool:
+        try:
+            body = requests.get(f"{url.rstrip('/')}/health/", timeout=3).json()
+            return body["status"] == "ok" and body["checks"]["workers"] >= 1
+        except Exception:
+            return False
+
+    def worker_processes(self) -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if "celery" in cmd and " worker" in cmd and "ravid_project" in cmd:
+                found.append(proc)
+        return found
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+class PeakRss:
+    """Samples the worker processes' resident memory in the background; keeps the largest."""
+
+    def __init__(self, stack: Stack):
+        self.stack, self.peak, self.running = stack, 0, True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while self.running:
+            for proc in self.stack.worker_processes():
+                try:
+                    self.peak = max(self.peak, proc.memory_info().rss)
+                except psutil.Error:
+                    pass
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        self.running = False
+        self.thread.join()
+        return self.peak
+
+
+# --- a client ------------------------------------------------------------------------------------
+
+class Client:
+    def __init__(self, url: str):
+        self.url = url
+        self.http = requests.Session()
+        email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "Bench-Passw0rd-123"
+        self.http.post(f"{url}/api/register/", json={"email": email, "password": password}).raise_for_status()
+        token = self.http.post(f"{url}/api/login/", json={"email": email, "password": password}).json()["access"]
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def wait(self, task_id: str, interval: float = 0.01) -> dict:
+        while True:
+            body = self.http.get(f"{self.url}/api/tasks/{task_id}/?n=0").json()
+            if body["status"] in ("SUCCESS", "FAILURE", "REVOKED"):
+                if body["status"] != "SUCCESS":
+                    raise SystemExit(f"task {task_id} ended {body['status']}: {body.get('error')}")
+                return body
+            time.sleep(interval)
+
+    def upload(self, path: Path) -> tuple[str, float]:
+        started = time.perf_counter()
+        with open(path, "rb") as handle:
+            r = self.http.post(f"{self.url}/api/upload-csv/?name={path.name}", data=handle,
+                               headers={"Content-Type": "text/csv"})
+        r.raise_for_status()
+        self.wait(r.json()["task_id"], interval=0.05)
+        return r.json()["file_id"], time.perf_counter() - started
+
+    def operate(self, file_id: str, operation: str, params: dict) -> float:
+        started = time.perf_counter()
+        r = self.http.post(f"{self.url}/api/perform-operation/", json={"file_id": file_id, "operation": operation, **params})
+        r.raise_for_status()
+        self.wait(r.json()["task_id"])
+        return time.perf_counter() - started
+
+    def page_ms(self, file_id: str, page: int, size: int = 100) -> float:
+        r = self.http.get(f"{self.url}/api/datasets/{file_id}/rows?page={page}&page_size={size}")
+        r.raise_for_status()
+        return float(re.search(r"dur=([\d.]+)", r.headers["Server-Timing"]).group(1))
+
+
+# --- the same operations, done by DuckDB on the CSV and by pandas ----------------------------------
+
+def duckdb_on_csv(csv: Path, operation: str, out: Path) -> float:
+    """A fresh DuckDB re-reads the CSV and computes the same result (tables written to Parquet)."""
+    started = time.perf_counter()
+    con = duckdb.connect(config={"threads": 2})
+    con.execute("SET TimeZone = 'UTC'")
+    con.read_csv(str(csv), header=True).create_view("src")
+    table = {
+        "dedup": "SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER () AS rn FROM src) "
+                 "QUALIFY row_number() OVER (PARTITION BY key ORDER BY rn) = 1 ORDER BY rn",
+        "filter": "SELECT * FROM src WHERE amount > 9000",
+        "trend": "SELECT date_trunc('week', created_at)::DATE AS date, sum(amount) AS value FROM src GROUP BY 1 ORDER BY 1",
+        "unique": "SELECT category AS value, count(*) AS count FROM src GROUP BY 1 ORDER BY 2 DESC, 1",
+        "top": "SELECT category, sum(amount) AS value FROM src GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+    }
+    if operation in table:
+        con.sql(table[operation]).write_parquet(str(out))
+    elif operation == "summary":
+        columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
+        for name in columns:
+            kind = con.execute(f'SELECT typeof("{name}") FROM src LIMIT 1').fetchall()[0][0]
+            numeric = kind in ("BIGINT", "DOUBLE", "INTEGER")
+            extra = (f', avg("{name}"), stddev_samp("{name}"), quantile_cont("{name}", [0.25, 0.5, 0.75])'
+                     if numeric else "")
+            con.execute(f'SELECT count("{name}"), count(DISTINCT "{name}"), min("{name}"), max("{name}"){extra} FROM src').fetchall()
+    elif operation == "correlation":
+        cols = OPERATIONS["correlation"]["columns"]
+        for a in cols:
+            for b in cols:
+                con.execute(f'SELECT corr("{a}", "{b}") FROM src').fetchall()
+    con.close()
+    return time.perf_counter() - started
+
+
+def pandas_on_csv(csv: Path, operation: str, out: Path) -> float:
+    """pandas reads the CSV and computes the same result (tables written to Parquet)."""
+    started = time.perf_counter()
+    frame = pd.read_csv(csv, dtype={"zip": str}, parse_dates=["created_at"])
+    if operation == "summary":
+        frame.describe()
+        frame.nunique()
+        for name in ("category", "zip"):
+            frame[name].value_counts().head(5)
+    elif operation == "dedup":
+        frame.drop_duplicates(subset=["key"]).to_parquet(out)
+    elif operation == "filter":
+        frame[frame["amount"] > 9000].to_parquet(out)
+    elif operation == "trend":
+        frame.groupby(frame["created_at"].dt.to_period("W"))["amount"].sum().reset_index().astype(str).to_parquet(out)
+    elif operation == "correlation":
+        frame[OPERATIONS["correlation"]["columns"]].corr()
+    elif operation == "unique":
+        frame["category"].value_counts().reset_index().to_parquet(out)
+    elif operation == "top":
+        frame.groupby("category")["amount"].sum().nlargest(10).reset_index().to_parquet(out)
+    return time.perf_counter() - started
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--url", default=os.environ.get("RAVID_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--tiny", type=int, default=50, help="how many tiny tasks to time")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "bench-data")
+    parser.add_argument("--skip-baselines", action="store_true", help="time only the platform")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    csv = args.workdir / f"bench-{args.rows}.csv"
+    if not csv.exists():
+        print(f"writing {csv} ({args.rows} rows)...")
+        write_csv(csv, args.rows)
+    print(f"data: {csv} ({csv.stat().st_size / 1e6:.0f} MB)")
+
+    stack = Stack(args.url, args.workdir)
+    results: dict = {"rows": args.rows, "csv_mb": round(csv.stat().st_size / 1e6), "operations": {}}
+    try:
+        client = Client(stack.url)
+        rss = PeakRss(stack)
+        file_id, ingest = client.upload(csv)
+        results["upload_to_ready_s"] = round(ingest, 3)
+        print(f"upload to READY: {ingest:.2f} s")
+        for operation, params in OPERATIONS.items():
+            results["operations"][operation] = {"platform_s": round(client.operate(file_id, operation, params), 3)}
+            print(f"  {operation}: {results['operations'][operation]['platform_s']:.2f} s")
+        deep = max(1, args.rows // 100 - 1)
+        pages = [client.page_ms(file_id, p) for p in (deep, deep // 2, 1, deep, deep // 2, deep)]
+        results["rows_page_ms"] = {"deep_median": round(statistics.median(pages), 1), "max": round(max(pages), 1)}
+        results["worker_peak_rss_mb"] = round(rss.stop() / 2**20)
+
+        tiny = args.workdir / "tiny.csv"
+        tiny.write_text("k,v\n" + "".join(f"{i % 7},{i}\n" for i in range(100)))
+        tiny_id, _ = client.upload(tiny)
+        latencies = sorted(client.operate(tiny_id, "unique", {"column": "k"}) * 1000 for _ in range(args.tiny))
+        results["tiny_task_ms"] = {
+            "p50": round(statistics.median(latencies), 1),
+            "p99": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+            "n": len(latencies),
+        }
+    finally:
+        stack.stop()
+
+    if not args.skip_baselines:
+        out = args.workdir / "baseline-out.parquet"
+        for operation, entry in results["operations"].items():
+            entry["duckdb_csv_s"] = round(duckdb_on_csv(csv, operation, out), 3)
+            entry["pandas_s"] = round(pandas_on_csv(csv, operation, out), 3)
+            entry["pandas_over_platform"] = round(entry["pandas_s"] / entry["platform_s"], 2)
+            entry["platform_over_duckdb"] = round(entry["platform_s"] / entry["duckdb_csv_s"], 2)
+        out.unlink(missing_ok=True)
+
+    print()
+    print(f"ravid benchmark: {args.rows:,} rows, {results['csv_mb']} MB CSV")
+    print(f"{'operation':<12} {'platform s':>10} {'duckdb s':>9} {'pandas s':>9} {'pandas/plat':>11} {'plat/duckdb':>11}")
+    for operation, e in results["operations"].items():
+        print(f"{operation:<12} {e['platform_s']:>10.2f} {e.get('duckdb_csv_s', float('nan')):>9.2f} "
+              f"{e.get('pandas_s', float('nan')):>9.2f} {e.get('pandas_over_platform', float('nan')):>11.2f} "
+              f"{e.get('platform_over_duckdb', float('nan')):>11.2f}")
+    print(f"upload to READY      {results['upload_to_ready_s']:.2f} s")
+    print(f"rows page (deep)     {results['rows_page_ms']['deep_median']} ms server time (max {results['rows_page_ms']['max']} ms)")
+    print(f"worker peak RSS      {results['worker_peak_rss_mb']} MB")
+    print(f"tiny task            p50 {results['tiny_task_ms']['p50']} ms, p99 {results['tiny_task_ms']['p99']} ms "
+          f"(n={results['tiny_task_ms']['n']}, broker {os.environ.get('CELERY_BROKER_URL', 'filesystem://')})")
+    target = args.workdir / f"results-{args.rows}.json"
+    target.write_text(json.dumps(results, indent=2))
+    print(f"written to {target}")
+
+
+if __name__ == "__main__":
+    main()
