@@ -1,6 +1,7 @@
 """The contract's error envelope for every 4xx and 5xx: DRF's exceptions, Django's 404/500, login lockout."""
 import logging
 
+from django import db
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -91,6 +92,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         return Response(envelope(413, "The request body is too large."), status=413)
+    elif isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return Response(envelope(503, "The database is unavailable right now; try again shortly."), status=503,
+                        headers={"Retry-After": "5"})
     if not isinstance(exc, exceptions.APIException):
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__ if context else "api")
         return Response(envelope(500), status=500)

@@ -4,7 +4,7 @@ from pathlib import Path
 import duckdb
 
 from .predicates import Condition, where_sql
-from .sql import PARQUET, ROW_ID, quote_ident
+from .sql import PARQUET
 from .tables import TableResult, select_list, write_query
 
 
@@ -14,5 +14,6 @@ def filter_rows(
     types = {c["name"]: c["type"] for c in schema}
     where, params = where_sql(conditions, types, match)
     names = [c["name"] for c in schema]
-    sql = f"SELECT {select_list(names)} FROM {PARQUET} WHERE {where} ORDER BY {quote_ident(ROW_ID)}"
+    # A filtered scan keeps the file's order (preserve_insertion_order), so no sort is needed.
+    sql = f"SELECT {select_list(names)} FROM {PARQUET} WHERE {where}"
     return write_query(con, sql, [str(source), *params], dest)

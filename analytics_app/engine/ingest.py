@@ -26,7 +26,9 @@ DATE_FORMATS = ["%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%b %d %Y", "%d 
 DATETIME_FORMATS = ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S"]
 SAMPLE_ROWS = 20_000
 logger = logging.getLogger("ravid.engine.ingest")
-MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_LINE_BYTES = 16 * 1024 * 1024
+# DuckDB sizes its read buffer from max_line_size unless told; a fixed buffer keeps memory flat.
+READ_BUFFER_BYTES = 2 * MAX_LINE_BYTES
 TRANSCODE_CHUNK = 4 * 1024 * 1024
 
 
@@ -34,7 +36,7 @@ def _csv_source(names: list[str]) -> tuple[str, list]:
     """An all-text read of the CSV, for sampling."""
     sql = (
         "read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, auto_detect = false, "
-        "columns = ?, all_varchar = true, strict_mode = true, max_line_size = ?, encoding = 'utf-8')"
+        "columns = ?, all_varchar = true, strict_mode = true, max_line_size = ?, buffer_size = ?, encoding = 'utf-8')"
     )
     return sql, [{name: "VARCHAR" for name in names}]
 
@@ -43,11 +45,11 @@ def _typed_source(path: Path, delimiter: str, read_types: dict[str, str], reject
     """A native typed read; only empty fields are null here (tokens like NA are handled per column)."""
     sql = (
         "read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, auto_detect = false, columns = ?, "
-        "strict_mode = true, max_line_size = ?, encoding = 'utf-8'"
+        "strict_mode = true, max_line_size = ?, buffer_size = ?, encoding = 'utf-8'"
         + (", store_rejects = true, rejects_table = 'ravid_rejects', rejects_scan = 'ravid_scans'" if rejects else "")
         + ")"
     )
-    return sql, [str(path), delimiter, read_types, MAX_LINE_BYTES]
+    return sql, [str(path), delimiter, read_types, MAX_LINE_BYTES, READ_BUFFER_BYTES]
 
 
 def transcode_to_utf8(src: Path, dest: Path, encoding: str, on_progress: ProgressFn = no_progress) -> None:
@@ -299,7 +301,7 @@ def ingest_csv(
     con = connect(limits)
     try:
         source_sql, source_params = _csv_source(names)
-        sample_params = [str(utf8_path), dialect.delimiter, *source_params, MAX_LINE_BYTES]
+        sample_params = [str(utf8_path), dialect.delimiter, *source_params, MAX_LINE_BYTES, READ_BUFFER_BYTES]
         try:
             sample = con.execute(f"SELECT * FROM {source_sql} LIMIT {SAMPLE_ROWS}", sample_params).fetchall()
         except duckdb.Error as exc:

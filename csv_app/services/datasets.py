@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.http import Http404
 
 from analytics_app.engine.errors import EngineError
@@ -36,6 +36,24 @@ def upload_check_size(size: int | None) -> None:
         raise _too_large(size)
 
 
+def storage_used(owner) -> int:
+    return Dataset.objects.filter(owner=owner).aggregate(total=Sum("size_bytes"))["total"] or 0
+
+
+def upload_check_quota(owner, size: int) -> None:
+    quota = settings.USER_QUOTA_BYTES
+    if not quota:
+        return
+    used = storage_used(owner)
+    if used + size > quota:
+        raise ApiError(
+            413,
+            f"This upload ({size} bytes) would exceed your storage quota: you use {used} of {quota} bytes. "
+            "Delete datasets you no longer need.",
+            {"quota": [f"used {used} of {quota} bytes"]},
+        )
+
+
 def _store_upload(upload, dest: Path) -> None:
     temp_path = getattr(upload, "temporary_file_path", None)
     if temp_path is not None:
@@ -59,6 +77,7 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
     """Check the upload quickly, store it, and queue its ingest; 400/413/503 in the envelope otherwise."""
     size = upload.size
     upload_check_size(size)
+    upload_check_quota(owner, size)
     upload.seek(0)
     head = upload.read(HEAD_BYTES)
     try:
@@ -180,3 +199,26 @@ def source_cleanup(dataset: Dataset) -> None:
         path = Path(settings.MEDIA_ROOT) / dataset.source_file
         path.unlink(missing_ok=True)
 
+
+
+def datasets_purge_expired(now=None) -> int:
+    """Remove datasets (with their tasks and files) and task results older than RETENTION_DAYS."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    days = settings.RETENTION_DAYS
+    if not days:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    removed = 0
+    for dataset in Dataset.objects.filter(created_at__lt=cutoff):
+        dataset_delete(dataset)
+        removed += 1
+    old_tasks = Task.objects.filter(created_at__lt=cutoff).exclude(operation=INGEST).exclude(
+        status__in=[Task.Status.PENDING, Task.Status.STARTED])
+    for task_id in list(old_tasks.values_list("id", flat=True)):
+        Task.objects.filter(id=task_id).delete()
+        remove_tree(result_dir(task_id))
+        removed += 1
+    return removed

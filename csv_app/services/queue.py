@@ -35,6 +35,17 @@ def task_requeue(task_id) -> bool:
     return True
 
 
+def queue_length(name: str = "celery") -> int | None:
+    """Messages waiting in the broker's queue, or None when the broker cannot say."""
+    from ravid_project.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            return conn.default_channel.queue_declare(queue=name, passive=True).message_count
+    except Exception:
+        return None
+
+
 def create_and_enqueue(create, cleanup):
     """Run create() in a transaction that enqueues on commit; if publishing fails, undo with cleanup(result)."""
     result = None

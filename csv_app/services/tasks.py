@@ -27,7 +27,7 @@ from ..models import Dataset, Task, TaskShare
 from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
 from ..selectors import INGEST, task_result_table
 from .datasets import source_cleanup, user_resolve
-from .queue import create_and_enqueue, task_enqueue_on_commit, task_requeue
+from .queue import create_and_enqueue, queue_length, task_enqueue_on_commit, task_requeue
 
 logger = logging.getLogger("ravid.tasks")
 S = Task.Status
@@ -97,8 +97,9 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
 class ProgressReporter:
     """Writes progress and the heartbeat to the task row at most every half second; reports cancellation."""
 
-    def __init__(self, task_id, every: float = 0.5):
+    def __init__(self, task_id, attempt: int, every: float = 0.5):
         self.task_id = task_id
+        self.attempt = attempt
         self.every = every
         self.last = 0.0
         self.cancelled = False
@@ -110,7 +111,7 @@ class ProgressReporter:
         self.last = now
         lo, hi = STAGES.get(stage, (0, 99))
         overall = lo + (hi - lo) * max(0.0, percent) / 100.0
-        updated = Task.objects.filter(id=self.task_id, status=S.STARTED).update(
+        updated = Task.objects.filter(id=self.task_id, status=S.STARTED, attempts=self.attempt).update(
             stage=stage, progress_current=int(overall), progress_total=100, heartbeat_at=timezone.now()
         )
         if updated == 0:
@@ -118,11 +119,32 @@ class ProgressReporter:
         return not self.cancelled
 
 
+def worker_identity(hostname: str = "") -> str:
+    return f"{hostname or socket.gethostname()}:{os.getpid()}"
+
+
+def _worker_is_dead(identity: str) -> bool:
+    """True when `identity` names a process on this host that no longer exists."""
+    host, _, pid = identity.rpartition(":")
+    if host != socket.gethostname() and not host.endswith("@" + socket.gethostname()):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _claim(task_id, worker: str) -> Task | None:
-    """Move the task to STARTED unless another worker has it; None when there is nothing to run."""
+    """Move the task to STARTED unless a live worker has it; None when there is nothing to run here."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.TASK_HEARTBEAT_STALE_SECONDS)
     claimable = Q(status=S.PENDING) | Q(status=S.STARTED, heartbeat_at__lt=stale) | Q(status=S.STARTED, heartbeat_at__isnull=True)
+    current = Task.objects.filter(id=task_id, status=S.STARTED).values_list("worker", flat=True).first()
+    if current and current != worker and _worker_is_dead(current):
+        claimable |= Q(status=S.STARTED, worker=current)  # redelivered after its pool process was killed
     updated = Task.objects.filter(claimable, id=task_id).update(
         status=S.STARTED, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
         worker=worker[:255], stage="starting", progress_current=0, error="",
@@ -132,8 +154,9 @@ def _claim(task_id, worker: str) -> Task | None:
     return Task.objects.select_related("dataset").get(id=task_id)
 
 
-def _attempt_dir(task_id) -> Path:
-    return Path(settings.RESULTS_DIR) / f".{task_id}.{uuid.uuid4().hex}.tmp"
+def _attempt_dir(task: Task) -> Path:
+    """Where this attempt writes; it becomes the result only if the attempt still owns the task."""
+    return result_dir(task.id) / f".attempt-{task.attempts}-{uuid.uuid4().hex[:8]}.tmp"
 
 
 def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_limit: int | None = None) -> str | None:
@@ -141,12 +164,12 @@ def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_lim
 
     `stop_errors` are the exceptions a time limit raises here; they end the task as timed out.
     """
-    task = _claim(task_id, worker or socket.gethostname())
+    task = _claim(task_id, worker or worker_identity())
     if task is None:
         return None
     token = logging_context.task_id.set(str(task.id))
-    reporter = ProgressReporter(task.id)
-    work_dir = _attempt_dir(task.id)
+    reporter = ProgressReporter(task.id, task.attempts)
+    work_dir = _attempt_dir(task)
     work_dir.mkdir(parents=True)
     started = time.monotonic()
     try:
@@ -185,8 +208,8 @@ def _validation_sentence(exc: serializers.ValidationError) -> str:
 
 
 def _finish(task: Task, status: str, **fields) -> bool:
-    """Record the end of a task if it is still ours (not cancelled or deleted meanwhile)."""
-    updated = Task.objects.filter(id=task.id, status=S.STARTED).update(
+    """Record the end of a task if this attempt still owns it (not cancelled, deleted or taken over)."""
+    updated = Task.objects.filter(id=task.id, status=S.STARTED, attempts=task.attempts).update(
         status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields
     )
     if status == S.REVOKED:
@@ -255,7 +278,7 @@ def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> st
         fields.update(result_kind=Task.ResultKind.CHART, result_value=outcome.value or None)
     elif isinstance(outcome, ValueResult):
         fields.update(result_kind=Task.ResultKind.VALUE, result_value=outcome.value)
-    final = result_dir(task.id)
+    final = result_dir(task.id) / f"attempt-{task.attempts}"
     remove_tree(final)
     os.replace(work_dir, final)
     fields["result_dir"] = relative(final)
@@ -310,9 +333,18 @@ def tasks_sweep_stale() -> dict:
             status=S.PENDING, stage="requeued", enqueued_at=now
         ):
             counts["requeued"] += task_requeue(task.id)
-    lost_before = now - timedelta(seconds=settings.TASK_PENDING_REQUEUE_SECONDS)
-    for task_id in Task.objects.filter(status=S.PENDING, enqueued_at__lt=lost_before).values_list("id", flat=True):
-        counts["requeued"] += task_requeue(task_id)
+    # Queued tasks whose message was lost (a broker restarted without persistence, a prefetched message
+    # dropped with its worker): when the queue holds fewer messages than tasks have waited for a while,
+    # those tasks are published again. A duplicate message is harmless: only one worker can claim a task.
+    quiet_before = now - timedelta(seconds=settings.TASK_LOST_CHECK_SECONDS)
+    waiting = list(Task.objects.filter(status=S.PENDING, enqueued_at__lt=quiet_before).values_list("id", "enqueued_at"))
+    if waiting:
+        queued = queue_length()
+        lost_before = now - timedelta(seconds=settings.TASK_PENDING_REQUEUE_SECONDS)
+        suspicious = queued is not None and queued < len(waiting)
+        for task_id, enqueued_at in waiting:
+            if suspicious or enqueued_at < lost_before:
+                counts["requeued"] += task_requeue(task_id)
     return counts
 
 

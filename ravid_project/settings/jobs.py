@@ -47,6 +47,8 @@ CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMIT
 TASK_HEARTBEAT_STALE_SECONDS = env.int("TASK_HEARTBEAT_STALE_SECONDS", default=60)
 # A PENDING task older than this with no worker on it is requeued (its message was lost).
 TASK_PENDING_REQUEUE_SECONDS = env.int("TASK_PENDING_REQUEUE_SECONDS", default=300)
+# Sooner, when the queue holds fewer messages than tasks that have waited this long.
+TASK_LOST_CHECK_SECONDS = env.int("TASK_LOST_CHECK_SECONDS", default=30)
 TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=3)
 TASK_SWEEP_INTERVAL_SECONDS = env.int("TASK_SWEEP_INTERVAL_SECONDS", default=30)
 
@@ -55,8 +57,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "csv_app.tasks.sweep_stale_tasks",
         "schedule": float(TASK_SWEEP_INTERVAL_SECONDS),
     },
+    "purge-expired-data": {
+        "task": "csv_app.tasks.purge_expired_data",
+        "schedule": float(env.int("RETENTION_SWEEP_SECONDS", default=3600)),
+    },
 }
 
 # The engine's resources per worker process.
-DUCKDB_MEMORY_LIMIT = env.str("DUCKDB_MEMORY_LIMIT", default="1GB")
+DUCKDB_MEMORY_LIMIT = env.str("DUCKDB_MEMORY_LIMIT", default="600MB")
 DUCKDB_THREADS = env.int("DUCKDB_THREADS", default=2)

@@ -16,3 +16,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=1024**3)
 MAX_COLUMNS = env.int("MAX_COLUMNS", default=2000)
+
+# Per-user storage (the sum of a user's uploads); 0 means no quota.
+USER_QUOTA_BYTES = env.int("USER_QUOTA_BYTES", default=0)
+# Datasets and task results older than this many days are removed by a periodic job; 0 keeps them.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=0)

@@ -1,6 +1,7 @@
 """Upload → ingest → operations → status → download, with a real worker process, over HTTP."""
 import csv
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -98,3 +99,29 @@ def test_a_bad_file_found_only_while_ingesting_fails_the_dataset(start_worker, a
     assert "/" not in body["error"].replace("Only CSV files", "")
     dataset = api_user.get(f"/api/datasets/{r.json()['file_id']}/").json()
     assert dataset["status"] == "FAILED" and dataset["error"] == body["error"]
+
+
+def test_a_2_gb_upload_is_refused_without_being_read(live_server, api_user, settings):
+    """The server answers 413 after the headers; the client has sent a few KB of its 2 GB."""
+    import http.client
+    from urllib.parse import urlparse
+
+    settings.MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+    url = urlparse(live_server.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.putrequest("POST", "/api/upload-csv/")
+    conn.putheader("Authorization", api_user.http.headers["Authorization"])
+    conn.putheader("Content-Type", "text/csv")
+    conn.putheader("Content-Length", str(2 * 1024**3))
+    conn.endheaders()
+    sent = 0
+    try:
+        for _ in range(64):
+            conn.send(b"a,b\n" + b"1,2\n" * 1023)
+            sent += 4096
+    except OSError:
+        pass
+    response = conn.getresponse()
+    assert response.status == 413
+    assert json.loads(response.read())["code"] == "too_large"
+    assert sent <= 64 * 4096

@@ -1,0 +1,237 @@
+"""Faults done for real: workers killed with SIGKILL, cancellation and time limits mid-task, services restarted."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from django.conf import settings
+
+from csv_app.models import Task
+from tests.integration.conftest import ROOT, worker_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+SLOW_ROWS = 3_000_000
+SLOW_DEDUP = {"operation": "dedup", "keep": "last"}
+
+
+@pytest.fixture(scope="session")
+def big_csv(tmp_path_factory) -> Path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_data import write_csv
+
+    return write_csv(tmp_path_factory.mktemp("big") / "big.csv", SLOW_ROWS)
+
+
+def upload_ready(api, path: Path) -> str:
+    with open(path, "rb") as handle:
+        r = api.post(f"/api/upload-csv/?name={path.name}", data=handle, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    body, _ = api.wait(r.json()["task_id"], timeout=300)
+    assert body["status"] == "SUCCESS", body
+    return r.json()["file_id"]
+
+
+def submit(api, file_id: str, **body) -> str:
+    r = api.post("/api/perform-operation/", json={"file_id": file_id, **body})
+    assert r.status_code == 202, r.text
+    return r.json()["task_id"]
+
+
+def wait_started(api, task_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(f"/api/tasks/{task_id}/").json()
+        if body["status"] == "STARTED" and body["progress"]["stage"] not in ("starting",):
+            return body
+        assert body["status"] in ("PENDING", "STARTED"), body
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} never started")
+
+
+def expected_dedup_rows(path: Path) -> int:
+    import duckdb
+
+    return duckdb.sql("SELECT count(*) FROM (SELECT DISTINCT * FROM read_csv(?, header = true, all_varchar = true))",
+                      params=[str(path)]).fetchall()[0][0]
+
+
+def result_folders(task_id: str) -> list[str]:
+    folder = Path(settings.RESULTS_DIR) / task_id
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def start_beat(tmp_path: Path, **env) -> subprocess.Popen:
+    log = open(tmp_path / "beat.log", "wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "ravid_project", "beat", "-l", "warning", "--pidfile="],
+        cwd=ROOT, env=worker_env(**env), stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_pool_process_killed_mid_task_is_redelivered_and_succeeds_once(start_worker, api_user, big_csv):
+    start_worker(concurrency=1, DUCKDB_THREADS=1)
+    file_id = upload_ready(api_user, big_csv)
+    task_id = submit(api_user, file_id, **SLOW_DEDUP)
+    wait_started(api_user, task_id)
+    victim = int(Task.objects.get(id=task_id).worker.rsplit(":", 1)[1])
+    os.kill(victim, signal.SIGKILL)
+
+    body, seen = api_user.wait(task_id, timeout=300)
+    assert body["status"] == "SUCCESS", body
+    assert body["attempts"] == 2
+    assert body["result"]["row_count"] == expected_dedup_rows(big_csv)
+    assert result_folders(task_id) == ["attempt-2"]
+
+
+def test_whole_worker_killed_is_swept_back_and_another_worker_finishes(start_worker, api_user, big_csv, tmp_path):
+    fast_sweep = {"TASK_HEARTBEAT_STALE_SECONDS": 3, "TASK_SWEEP_INTERVAL_SECONDS": 1, "TASK_LOST_CHECK_SECONDS": 2}
+    first = start_worker(concurrency=1, DUCKDB_THREADS=1, **fast_sweep)
+    file_id = upload_ready(api_user, big_csv)
+    task_id = submit(api_user, file_id, **SLOW_DEDUP)
+    wait_started(api_user, task_id)
+    family = [first.process.pid] + [c.pid for c in psutil.Process(first.process.pid).children(recursive=True)]
+    for pid in family:
+        os.kill(pid, signal.SIGKILL)
+    first.process.wait()
+
+    beat = start_beat(tmp_path, **fast_sweep)
+    try:
+        start_worker(concurrency=1, **fast_sweep)
+        body, _ = api_user.wait(task_id, timeout=300)
+    finally:
+        stop(beat)
+    assert body["status"] == "SUCCESS", body
+    assert body["attempts"] == 2
+    assert body["result"]["row_count"] == expected_dedup_rows(big_csv)
+    assert result_folders(task_id) == ["attempt-2"]
+
+
+def test_cancel_stops_a_running_task_and_removes_its_files(start_worker, api_user, big_csv):
+    start_worker(concurrency=1, DUCKDB_THREADS=1)
+    file_id = upload_ready(api_user, big_csv)
+    task_id = submit(api_user, file_id, **SLOW_DEDUP)
+    wait_started(api_user, task_id)
+    r = api_user.post(f"/api/tasks/{task_id}/cancel/")
+    assert r.status_code == 202 and r.json()["status"] == "REVOKED"
+
+    quick = submit(api_user, file_id, operation="unique", column="category")
+    body, _ = api_user.wait(quick, timeout=60)
+    assert body["status"] == "SUCCESS", "the worker was freed by the cancellation"
+    assert api_user.get(f"/api/tasks/{task_id}/").json()["status"] == "REVOKED"
+    assert result_folders(task_id) == []
+
+
+def test_a_task_over_its_time_limit_fails_clearly_without_leftovers(start_worker, api_user, big_csv):
+    start_worker(concurrency=1, DUCKDB_THREADS=1, TASK_SOFT_TIME_LIMIT=1, TASK_TIME_LIMIT=30)
+    file_id = upload_ready(api_user, big_csv)
+    task_id = submit(api_user, file_id, **SLOW_DEDUP)
+    body, _ = api_user.wait(task_id, timeout=120)
+    assert body["status"] == "FAILURE"
+    assert body["error"] == "The task timed out after 1 s."
+    assert result_folders(task_id) == []
+
+
+# --- real services restarted: only on the MySQL + Redis run ------------------------------------------
+
+REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
+               "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
+
+
+def _wait_for(check, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError("service did not come back")
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except Exception:
+        return False
+
+
+def _mariadb_up() -> bool:
+    return subprocess.run(["mysqladmin", "-h", "127.0.0.1", "-uroot", "ping"], capture_output=True).returncode == 0
+
+
+needs_redis = pytest.mark.skipif(not settings.CELERY_BROKER_URL.startswith("redis"), reason="runs on the Redis broker")
+needs_mysql = pytest.mark.skipif(not settings.DATABASES["default"]["ENGINE"].endswith("mysql"), reason="runs on MySQL")
+
+
+@needs_redis
+def test_redis_restart_loses_no_queued_task(start_worker, api_user, tmp_path):
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is needed to restart Redis")
+    ingesting = start_worker(concurrency=1)
+    r = api_user.post("/api/upload-csv/", files={"file": ("t.csv", b"k,v\n1,2\n1,3\n2,4\n", "text/csv")})
+    api_user.wait(r.json()["task_id"])
+    file_id = r.json()["file_id"]
+    ingesting.stop()  # no worker consumes while the tasks are queued, so the restart really drops their messages
+    queued = [submit(api_user, file_id, operation="unique", column="k"),
+              submit(api_user, file_id, operation="top", by="k", value="v"),
+              submit(api_user, file_id, operation="dedup", columns=["k"])]
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], capture_output=True)
+    try:
+        _wait_for(lambda: not _redis_up(), 20)
+        down = api_user.post("/api/perform-operation/", json={"file_id": file_id, "operation": "unique", "column": "v"})
+        assert down.status_code == 503 and down.json()["code"] == "service_unavailable"
+        assert api_user.get("/health/").status_code == 503
+    finally:
+        subprocess.run(REDIS_START, capture_output=True)
+        _wait_for(_redis_up)
+    fast = {"TASK_SWEEP_INTERVAL_SECONDS": 1, "TASK_LOST_CHECK_SECONDS": 1}
+    beat = start_beat(tmp_path, **fast)
+    try:
+        start_worker(concurrency=2, **fast)
+        for task_id in queued:
+            body, _ = api_user.wait(task_id, timeout=120)
+            assert body["status"] == "SUCCESS", body
+    finally:
+        stop(beat)
+    assert Task.objects.filter(operation="unique", parameters__column="v").count() == 0, "the 503 left no row"
+
+
+@needs_mysql
+def test_mariadb_restart_answers_503_then_work_resumes(start_worker, api_user):
+    start_worker(concurrency=1)
+    r = api_user.post("/api/upload-csv/", files={"file": ("t.csv", b"k,v\n1,2\n1,3\n2,4\n", "text/csv")})
+    api_user.wait(r.json()["task_id"])
+    file_id = r.json()["file_id"]
+    subprocess.run(["mysqladmin", "-h", "127.0.0.1", "-uroot", "shutdown"], capture_output=True)
+    try:
+        _wait_for(lambda: not _mariadb_up(), 30)
+        listing = api_user.get("/api/datasets/")
+        assert listing.status_code == 503, listing.text
+        assert listing.json()["code"] == "service_unavailable"
+        health = api_user.get("/health/")
+        assert health.status_code == 503 and health.json()["checks"]["database"] == "unavailable"
+    finally:
+        subprocess.run(["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
+                       capture_output=True)
+        _wait_for(_mariadb_up, 90)
+    from django.db import connections
+
+    connections.close_all()  # this test process's own connections died with the server
+    _wait_for(lambda: api_user.get("/api/datasets/").status_code == 200, 60)
+    task_id = submit(api_user, file_id, operation="unique", column="k")
+    body, _ = api_user.wait(task_id, timeout=120)
+    assert body["status"] == "SUCCESS"
