@@ -37,11 +37,15 @@ def task_requeue(task_id) -> bool:
 
 def queue_length(name: str = "celery") -> int | None:
     """Messages waiting in the broker's queue, or None when the broker cannot say."""
+    from kombu.exceptions import ChannelError
+
     from ravid_project.celery import app
 
     try:
         with app.connection_for_write() as conn:
             return conn.default_channel.queue_declare(queue=name, passive=True).message_count
+    except ChannelError:
+        return 0  # the queue does not exist (yet, or any more): nothing is waiting in it
     except Exception:
         return None
 

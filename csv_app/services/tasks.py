@@ -95,17 +95,23 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
 
 
 class ProgressReporter:
-    """Writes progress and the heartbeat to the task row at most every half second; reports cancellation."""
+    """Writes progress and the heartbeat to the task row at most every half second; asks the work to stop
+    when the task was cancelled or has run past its time limit."""
 
-    def __init__(self, task_id, attempt: int, every: float = 0.5):
+    def __init__(self, task_id, attempt: int, time_limit: float | None = None, every: float = 0.5):
         self.task_id = task_id
         self.attempt = attempt
         self.every = every
         self.last = 0.0
         self.cancelled = False
+        self.timed_out = False
+        self.deadline = time.monotonic() + time_limit if time_limit else None
 
     def __call__(self, stage: str, percent: float) -> bool:
         now = time.monotonic()
+        if self.deadline is not None and now > self.deadline:
+            self.timed_out = True
+            return False
         if now - self.last < self.every:
             return not self.cancelled
         self.last = now
@@ -119,18 +125,19 @@ class ProgressReporter:
         return not self.cancelled
 
 
-def worker_identity(hostname: str = "") -> str:
-    return f"{hostname or socket.gethostname()}:{os.getpid()}"
+def worker_identity(node: str = "") -> str:
+    """'<celery node> <host>:<pid>': enough to tell later whether that process still lives."""
+    return f"{node or 'worker'} {socket.gethostname()}:{os.getpid()}"
 
 
 def _worker_is_dead(identity: str) -> bool:
     """True when `identity` names a process on this host that no longer exists."""
-    host, _, pid = identity.rpartition(":")
-    if host != socket.gethostname() and not host.endswith("@" + socket.gethostname()):
+    host, _, pid = identity.rpartition(" ")[2].rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
+    except ProcessLookupError:
         return True
     except PermissionError:
         return False
@@ -159,6 +166,22 @@ def _attempt_dir(task: Task) -> Path:
     return result_dir(task.id) / f".attempt-{task.attempts}-{uuid.uuid4().hex[:8]}.tmp"
 
 
+def _remove_older_attempts(task: Task) -> None:
+    """Folders left by attempts whose worker died; they lost the task to this one."""
+    folder = result_dir(task.id)
+    for path in folder.glob("*attempt-*"):
+        number = path.name.lstrip(".").split("-")[1]
+        if number.isdigit() and int(number) < task.attempts:
+            remove_tree(path)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
 def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_limit: int | None = None) -> str | None:
     """Run one task to its end on this worker. Returns the final status, or None if it was not ours to run.
 
@@ -168,20 +191,24 @@ def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_lim
     if task is None:
         return None
     token = logging_context.task_id.set(str(task.id))
-    reporter = ProgressReporter(task.id, task.attempts)
+    limit = time_limit or settings.TASK_SOFT_TIME_LIMIT
+    reporter = ProgressReporter(task.id, task.attempts, limit)
     work_dir = _attempt_dir(task)
     work_dir.mkdir(parents=True)
     started = time.monotonic()
+    status = None
     try:
         if task.operation == INGEST:
             status = _run_ingest(task, reporter, work_dir)
         else:
             status = _run_operation(task, reporter, work_dir)
     except Cancelled:
-        status = S.REVOKED
-        _finish(task, S.REVOKED)
-    except stop_errors:  # a time limit
-        limit = time_limit or settings.TASK_SOFT_TIME_LIMIT
+        if reporter.timed_out:
+            status = _fail(task, f"The task timed out after {limit} s.")
+        else:
+            status = S.REVOKED
+            _finish(task, S.REVOKED)
+    except stop_errors:  # Celery's own time limit, should it reach this process first
         status = _fail(task, f"The task timed out after {limit} s.")
     except EngineError as exc:
         status = _fail(task, exc.message)
@@ -192,6 +219,9 @@ def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_lim
         status = _fail(task, INTERNAL_ERROR)
     finally:
         remove_tree(work_dir)
+        if status != S.SUCCESS or task.operation == INGEST:
+            _remove_older_attempts(task)
+            _remove_if_empty(result_dir(task.id))
         logging_context.task_id.reset(token)
     logger.info(
         "task finished",
@@ -281,6 +311,7 @@ def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> st
     final = result_dir(task.id) / f"attempt-{task.attempts}"
     remove_tree(final)
     os.replace(work_dir, final)
+    _remove_older_attempts(task)
     fields["result_dir"] = relative(final)
     if not _finish(task, S.SUCCESS, **fields):
         remove_tree(final)

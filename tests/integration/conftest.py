@@ -48,7 +48,7 @@ class Worker:
         self.log_path = tmp_path / f"{self.name}.log"
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ravid_project", "worker", "-l", "warning",
+            [sys.executable, "-m", "celery", "-A", "ravid_project", "worker", "-l", os.environ.get("TEST_WORKER_LOG_LEVEL", "warning"),
              "-c", str(concurrency), "-n", self.name, "--without-mingle", "--without-gossip", "-E"],
             cwd=ROOT, env=worker_env(**env), stdout=self.log, stderr=subprocess.STDOUT,
         )

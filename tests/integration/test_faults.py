@@ -136,8 +136,10 @@ def test_cancel_stops_a_running_task_and_removes_its_files(start_worker, api_use
 
 
 def test_a_task_over_its_time_limit_fails_clearly_without_leftovers(start_worker, api_user, big_csv):
-    start_worker(concurrency=1, DUCKDB_THREADS=1, TASK_SOFT_TIME_LIMIT=1, TASK_TIME_LIMIT=30)
+    unlimited = start_worker(concurrency=1)
     file_id = upload_ready(api_user, big_csv)
+    unlimited.stop()
+    start_worker(concurrency=1, DUCKDB_THREADS=1, TASK_SOFT_TIME_LIMIT=1, TASK_TIME_LIMIT=30)
     task_id = submit(api_user, file_id, **SLOW_DEDUP)
     body, _ = api_user.wait(task_id, timeout=120)
     assert body["status"] == "FAILURE"
