@@ -4,6 +4,7 @@ import logging
 from django import db
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -129,8 +130,13 @@ def json_error(request, status_code: int, message: str | None = None) -> JsonRes
     return JsonResponse(envelope(status_code, message), status=status_code)
 
 
+@csrf_exempt
 def not_found_view(request, exception=None):
     return json_error(request, 404, "No such endpoint or object.")
+
+
+def csrf_failure_view(request, reason=""):
+    return json_error(request, 403, "The request was refused by the CSRF check; API clients use a Bearer token.")
 
 
 def server_error_view(request):

@@ -25,6 +25,7 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "csv_app.errors.login_lockout_response"
 AXES_VERBOSE = False
 
+CSRF_FAILURE_VIEW = "csv_app.errors.csrf_failure_view"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG and env.bool("HTTPS", default=False):

@@ -1,4 +1,6 @@
 """Every error under /api/ comes in the envelope: Django's own 404/405 and malformed bodies too."""
+import json
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +43,16 @@ def test_an_unexpected_exception_is_a_500_envelope_without_traceback(client_a, m
     r = client_a.get("/api/me/")
     assert r.status_code == 500
     assert r.json() == {"error": "Something went wrong on our side; the error has been logged.", "code": "server_error", "details": None}
+
+
+@pytest.mark.parametrize("method", ["delete", "post", "put", "patch"])
+def test_unmatched_api_paths_answer_404_in_the_envelope_for_every_method(client_a, method):
+    r = getattr(client_a, method)("/api/datasets/x/share/not-a-number/")
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+def test_csrf_failures_come_in_the_envelope(rf):
+    from csv_app.errors import csrf_failure_view
+
+    r = csrf_failure_view(rf.post("/admin/login/"), reason="CSRF cookie not set.")
+    assert r.status_code == 403 and json.loads(r.content)["code"] == "permission_denied"
