@@ -45,7 +45,7 @@ test: install ## Run the test suite (MySQL+Redis part runs when reachable; REQUI
 	@bash scripts/test.sh
 
 bench: install ## Benchmark the platform against DuckDB-on-CSV and pandas (ROWS=200000 for a quick run)
-	$(BIN)/python scripts/bench.py --rows $${ROWS:-10000000}
+	$(BIN)/python scripts/bench.py --rows $${ROWS:-10000000} $${BENCH_ARGS:-}
 
 check-deploy: install ## Run Django's deployment checks with production-like settings
 	DEBUG=false SECRET_KEY=$${SECRET_KEY:-$$(head -c 48 /dev/urandom | base64)} HTTPS=true ALLOWED_HOSTS=ravid.example.com \

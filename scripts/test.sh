@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 export MEDIA_ROOT=${TEST_MEDIA_ROOT:-$PWD/media/test}
 export PYTHONDONTWRITEBYTECODE=1
 
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing Chromium for the Swagger UI browser test (apt-get)..."
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  ( $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null ) \
+    || echo "Could not install Chromium; the browser test will say so." >&2
+fi
+
 echo "== tests on ${DATABASE_URL:-SQLite} + ${CELERY_BROKER_URL:-the filesystem broker}"
 python -m pytest "$@"
 first=$?

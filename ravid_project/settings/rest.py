@@ -43,4 +43,7 @@ SWAGGER_SETTINGS = {
     "USE_SESSION_AUTH": False,
     "PERSIST_AUTH": True,
     "DEFAULT_INFO": "ravid_project.urls.api_info",
+    # The UI fetches the spec from here (DRF's ?format= override is off, so ?format=openapi would not work).
+    "SPEC_URL": "/swagger.json",
 }
+REDOC_SETTINGS = {"SPEC_URL": "/swagger.json"}
