@@ -49,19 +49,14 @@ class ChartResult:
     value: dict = field(default_factory=dict)
 
 
-@dataclass
-class ValueResult:
-    value: Any
-
-
 @dataclass(frozen=True)
 class Operation:
     name: str
     summary: str
     params: type[serializers.Serializer]
-    run: Callable[[RunContext, dict], TableResult | ValueResult | ChartResult]
+    run: Callable[[RunContext, dict], TableResult | ChartResult]
     check: Callable[[dict, list[dict]], dict] | None = None
-    result: str = "table"  # table, value or chart
+    result: str = "table"  # table or chart
 
 
 _REGISTRY: dict[str, Operation] = {}

@@ -38,6 +38,9 @@ class Dataset(models.Model):
     def __str__(self):
         return f"{self.name} ({self.status})"
 
+    def state_sentence(self) -> str:
+        return "The dataset is still being ingested" if self.status == self.Status.PENDING else "The dataset failed to ingest"
+
 
 class DatasetShare(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="shares")

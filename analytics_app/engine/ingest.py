@@ -1,6 +1,5 @@
 """Turning an uploaded CSV into a typed Parquet file in two DuckDB passes: infer types, then write."""
 import codecs
-import os
 import re
 import uuid
 from pathlib import Path

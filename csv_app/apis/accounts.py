@@ -133,22 +133,23 @@ class TokenObtainApi(PublicApi):
         return Response(tokens_for(_authenticate(request)))
 
 
+class RefreshInputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "RefreshInput"
+
+    refresh = serializers.CharField()
+
+
 class TokenRefreshApi(PublicApi):
-    class InputSerializer(serializers.Serializer):
-        class Meta:
-            ref_name = "TokenRefreshInput"
-
-        refresh = serializers.CharField()
-
     @swagger_auto_schema(
         operation_summary="Exchange a refresh token for a new pair (the old one is blacklisted)",
-        request_body=InputSerializer,
+        request_body=RefreshInputSerializer,
         responses={200: openapi.Response("Tokens", TOKENS_SCHEMA), 401: error_response("Invalid or expired token")},
         security=[],
         tags=["accounts"],
     )
     def post(self, request):
-        self.InputSerializer(data=request.data).is_valid(raise_exception=True)
+        RefreshInputSerializer(data=request.data).is_valid(raise_exception=True)
         serializer = TokenRefreshSerializer(data={"refresh": request.data.get("refresh")})
         try:
             serializer.is_valid(raise_exception=True)
@@ -158,20 +159,14 @@ class TokenRefreshApi(PublicApi):
 
 
 class LogoutApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        class Meta:
-            ref_name = "LogoutInput"
-
-        refresh = serializers.CharField()
-
     @swagger_auto_schema(
         operation_summary="Log out: blacklist the refresh token",
-        request_body=InputSerializer,
+        request_body=RefreshInputSerializer,
         responses={200: openapi.Response("Logged out"), 400: error_response("Invalid refresh token")},
         tags=["accounts"],
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user_logout(refresh=data.validated_data["refresh"])
         return Response({"message": "Logout successful"})

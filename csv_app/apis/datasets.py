@@ -35,8 +35,7 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
 
 def ready_parquet(dataset: Dataset):
     if dataset.status != Dataset.Status.READY:
-        state = "still being ingested" if dataset.status == Dataset.Status.PENDING else "failed to ingest"
-        raise ApiError(409, f"The dataset is {state}; its rows are not available.")
+        raise ApiError(409, f"{dataset.state_sentence()}; its rows are not available.")
     return media_path(dataset.parquet_file)
 
 

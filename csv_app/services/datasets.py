@@ -146,16 +146,25 @@ def user_resolve(identifier: str, *, owner_id: int, what: str):
     return user
 
 
-def dataset_share(*, dataset: Dataset, user_identifier: str) -> DatasetShare:
-    user = user_resolve(user_identifier, owner_id=dataset.owner_id, what="dataset")
-    share, _ = DatasetShare.objects.get_or_create(dataset=dataset, user=user)
+def share_grant(share_model, target: str, obj, user_identifier: str):
+    """Give the user named by email or username read access to `obj` (a dataset or a task)."""
+    user = user_resolve(user_identifier, owner_id=obj.owner_id, what=target)
+    share, _ = share_model.objects.get_or_create(**{target: obj}, user=user)
     return share
 
 
-def dataset_unshare(*, dataset: Dataset, user_id: int) -> None:
-    deleted, _ = DatasetShare.objects.filter(dataset=dataset, user_id=user_id).delete()
+def share_revoke(share_model, target: str, obj, user_id: int) -> None:
+    deleted, _ = share_model.objects.filter(**{target: obj}, user_id=user_id).delete()
     if not deleted:
         raise Http404
+
+
+def dataset_share(*, dataset: Dataset, user_identifier: str) -> DatasetShare:
+    return share_grant(DatasetShare, "dataset", dataset, user_identifier)
+
+
+def dataset_unshare(*, dataset: Dataset, user_id: int) -> None:
+    share_revoke(DatasetShare, "dataset", dataset, user_id)
 
 
 def dataset_from_task(*, task: Task, owner, name: str | None) -> Dataset:

@@ -18,7 +18,7 @@ from rest_framework import serializers
 from analytics_app.engine.errors import Cancelled, EngineError
 from analytics_app.engine.ingest import ingest_csv
 from analytics_app.engine.sniff import Dialect
-from analytics_app.registry import ChartResult, RunContext, ValueResult, get_operation
+from analytics_app.registry import ChartResult, RunContext, get_operation
 from analytics_app.engine.tables import TableResult
 
 from .. import logging_context
@@ -26,7 +26,7 @@ from ..errors import ApiError
 from ..models import Dataset, Task, TaskShare
 from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
 from ..selectors import INGEST, task_result_table
-from .datasets import source_cleanup, user_resolve
+from .datasets import share_grant, share_revoke, source_cleanup
 from .queue import create_and_enqueue, queue_length, task_enqueue_on_commit, task_requeue
 
 logger = logging.getLogger("ravid.tasks")
@@ -40,8 +40,7 @@ STAGES = {
     "inferring types": (30, 50),
     "writing": (50, 97),
     "computing": (2, 95),
-    "rendering": (80, 97),
-    "saving": (97, 99),
+    "rendering": (2, 95),
     "done": (100, 100),
 }
 
@@ -58,8 +57,7 @@ def _source_schema(dataset: Dataset, source_task: Task | None) -> list[dict]:
                                 "operations can read a successful table result only.", {"task_id": [source_task.status]})
         return source_task.result_columns
     if dataset.status != Dataset.Status.READY:
-        state = "still being ingested" if dataset.status == Dataset.Status.PENDING else "failed to ingest"
-        raise ApiError(409, f"The dataset is {state}; operations need a READY dataset.", {"file_id": [dataset.status]})
+        raise ApiError(409, f"{dataset.state_sentence()}; operations need a READY dataset.", {"file_id": [dataset.status]})
     return dataset.columns
 
 
@@ -306,8 +304,6 @@ def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> st
                       result_columns=outcome.columns, result_value=outcome.value)
     elif isinstance(outcome, ChartResult):
         fields.update(result_kind=Task.ResultKind.CHART, result_value=outcome.value or None)
-    elif isinstance(outcome, ValueResult):
-        fields.update(result_kind=Task.ResultKind.VALUE, result_value=outcome.value)
     final = result_dir(task.id) / f"attempt-{task.attempts}"
     remove_tree(final)
     os.replace(work_dir, final)
@@ -380,14 +376,8 @@ def tasks_sweep_stale() -> dict:
 
 
 def task_share(*, task: Task, user_identifier: str) -> TaskShare:
-    user = user_resolve(user_identifier, owner_id=task.owner_id, what="task")
-    share, _ = TaskShare.objects.get_or_create(task=task, user=user)
-    return share
+    return share_grant(TaskShare, "task", task, user_identifier)
 
 
 def task_unshare(*, task: Task, user_id: int) -> None:
-    from django.http import Http404
-
-    deleted, _ = TaskShare.objects.filter(task=task, user_id=user_id).delete()
-    if not deleted:
-        raise Http404
+    share_revoke(TaskShare, "task", task, user_id)

@@ -3,7 +3,7 @@ import pytest
 from django.conf import settings
 
 from csv_app.models import Dataset, Task
-from tests.conftest import client_for, run_pending, upload
+from tests.conftest import run_pending, upload
 
 pytestmark = pytest.mark.django_db
 INVALID = "Invalid file format. Only CSV files are allowed."

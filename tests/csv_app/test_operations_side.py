@@ -4,7 +4,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from csv_app.models import Dataset, Task

@@ -5,10 +5,8 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
