@@ -63,3 +63,24 @@ def test_docker_targets_explain_themselves_without_an_engine():
     if done.returncode == 0:
         return  # a Docker engine answers here
     assert "needs a running Docker engine" in done.stdout
+
+
+def resolved_compose() -> str:
+    """The compose file as Docker Compose sees it: variables interpolated, anchors and merge keys resolved."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    text = re.sub(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}", lambda m: m.group(3) if m.group(2) == ":-" else "example", text)
+    return yaml.safe_dump(yaml.safe_load(text), sort_keys=False)
+
+
+def test_compose_file_is_valid_against_the_compose_specification():
+    from compose_spec import PyCompose
+
+    compose_file = PyCompose.from_yaml(resolved_compose())
+    assert set(compose_file.service_names()) == {"web", "worker", "beat", "redis", "mysql", "flower"}
+    broken = resolved_compose().replace("condition: service_healthy", "condition: when_ready", 1)
+    try:
+        PyCompose.from_yaml(broken)
+    except ValueError as exc:
+        assert "when_ready" in str(exc)
+    else:
+        raise AssertionError("the validator accepted an unknown depends_on condition")

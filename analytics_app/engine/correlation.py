@@ -17,15 +17,6 @@ def _clean(value) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else value
 
 
-def _pearson(con, source: Path, a: str, b: str) -> float | None:
-    x, y = quote_ident(a), quote_ident(b)
-    return con.execute(
-        f"SELECT corr(CAST({x} AS DOUBLE), CAST({y} AS DOUBLE)) FROM {PARQUET} "
-        f"WHERE {x} IS NOT NULL AND {y} IS NOT NULL",
-        [str(source)],
-    ).fetchall()[0][0]
-
-
 def _spearman(con, source: Path, a: str, b: str) -> float | None:
     """Pearson on average ranks of the rows where both values are present."""
     x, y = quote_ident(a), quote_ident(b)
@@ -51,9 +42,22 @@ def _kendall(con, source: Path, a: str, b: str) -> float | None:
     return kendalltau(arrays["x"], arrays["y"]).statistic
 
 
+def _pearson_matrix(con, source: Path, columns: list[str]) -> dict:
+    """Every pair in one scan: corr() skips the rows where either value is missing (pairwise complete)."""
+    pairs = [(a, b) for i, a in enumerate(columns) for b in columns[i:]]
+    parts = [f"corr(CAST({quote_ident(a)} AS DOUBLE), CAST({quote_ident(b)} AS DOUBLE))" for a, b in pairs]
+    values = con.execute(f"SELECT {', '.join(parts)} FROM {PARQUET}", [str(source)]).fetchall()[0]
+    matrix: dict[str, dict[str, float | None]] = {a: {} for a in columns}
+    for (a, b), value in zip(pairs, values):
+        matrix[a][b] = matrix[b][a] = _clean(value)
+    return {a: {b: matrix[a][b] for b in columns} for a in columns}
+
+
 def correlate(con: duckdb.DuckDBPyConnection, source: Path, columns: list[str], method: str) -> dict:
     """{a: {a: 1.0, b: r}, ...}; undefined coefficients (constant columns, too few rows) are None."""
-    pair = {"pearson": _pearson, "spearman": _spearman, "kendall": _kendall}[method]
+    if method == "pearson":
+        return _pearson_matrix(con, source, columns)
+    pair = {"spearman": _spearman, "kendall": _kendall}[method]
     matrix: dict[str, dict[str, float | None]] = {a: {} for a in columns}
     for a in columns:
         matrix[a][a] = _clean(pair(con, source, a, a))

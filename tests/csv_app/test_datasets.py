@@ -182,3 +182,17 @@ def test_share_and_revoke(client_a, client_b, other_user, ready_dataset, run_ope
     assert client_a.post(f"/api/datasets/{file_id}/share", {"user": "ghost@example.com"}, format="json").status_code == 404
     assert client_a.delete(f"/api/datasets/{file_id}/share/{other_user.id}/").status_code == 204
     assert client_b.get(f"/api/datasets/{file_id}/").status_code == 404
+
+
+def test_a_10_mb_single_field_round_trips(client_a, ready_dataset):
+    big = "x" * (10 * 1024 * 1024)
+    file_id = ready_dataset(f'id,blob\n1,"{big}"\n2,small\n')
+    rows = client_a.get(f"/api/datasets/{file_id}/rows?columns=blob&f=id,eq,1").json()["items"]
+    assert len(rows[0]["blob"]) == 10 * 1024 * 1024
+
+
+def test_20000_columns_are_refused_with_the_limit(client_a):
+    header = ",".join(f"c{i}" for i in range(20000))
+    r = upload(client_a, header + "\n" + ",".join("1" for _ in range(20000)) + "\n")
+    assert r.status_code == 400
+    assert r.json()["details"]["file"] == [f"The file has 20000 columns; at most {settings.MAX_COLUMNS} are allowed."]
