@@ -1,10 +1,9 @@
 """Turning an uploaded CSV into a typed Parquet file in two DuckDB passes: infer types, then write."""
 import codecs
+import logging
 import re
 import uuid
 from pathlib import Path
-
-import logging
 
 import duckdb
 
@@ -15,8 +14,6 @@ from .sql import Limits, connect, quote_ident
 from .tables import TableResult, write_query
 
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "#n/a"]
-# DuckDB matches null strings exactly, so each token is listed in its usual spellings.
-NULL_STRINGS = sorted({v for t in NULL_TOKENS for v in (t, t.upper(), t.title(), t.capitalize())} | {"NaN", "N/a"})
 INT_RE = r"[+-]?(0|[1-9][0-9]*)"
 FLOAT_RE = r"[+-]?(0|[1-9][0-9]*)?(\.[0-9]+)?([eE][+-]?[0-9]+)?"
 ISO_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -40,15 +37,19 @@ def _csv_source(names: list[str]) -> tuple[str, list]:
     return sql, [{name: "VARCHAR" for name in names}]
 
 
-def _typed_source(path: Path, delimiter: str, read_types: dict[str, str], rejects: bool) -> tuple[str, list]:
-    """A native typed read; only empty fields are null here (tokens like NA are handled per column)."""
+def _typed_source(path: Path, delimiter: str, read_types: dict[str, str], rejects: str | None = None) -> tuple[str, list]:
+    """A native typed read; only empty fields are null here (tokens like NA are handled per column).
+
+    With `rejects`, values that do not parse are recorded in the tables <rejects>_errors and <rejects>_scans.
+    """
     sql = (
         "read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, auto_detect = false, columns = ?, "
         "strict_mode = true, max_line_size = ?, buffer_size = ?, encoding = 'utf-8'"
-        + (", store_rejects = true, rejects_table = 'ravid_rejects', rejects_scan = 'ravid_scans'" if rejects else "")
+        + (", store_rejects = true, rejects_table = ?, rejects_scan = ?" if rejects else "")
         + ")"
     )
-    return sql, [str(path), delimiter, read_types, MAX_LINE_BYTES, READ_BUFFER_BYTES]
+    params = [str(path), delimiter, read_types, MAX_LINE_BYTES, READ_BUFFER_BYTES]
+    return sql, params + ([f"{rejects}_errors", f"{rejects}_scans"] if rejects else [])
 
 
 def transcode_to_utf8(src: Path, dest: Path, encoding: str, on_progress: ProgressFn = no_progress) -> None:
@@ -209,10 +210,11 @@ def _select_expr(name: str, kind: str, as_text: bool, params: list) -> str:
     return f"{guard}{value} END AS {col}"
 
 
-def _raise_rejects(con: duckdb.DuckDBPyConnection) -> set[str]:
+def _raise_rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> set[str]:
     """Columns whose values did not parse as their type; any structural problem becomes EngineError."""
     rows = con.execute(
-        "SELECT line, column_name, error_type, error_message FROM ravid_rejects ORDER BY line LIMIT 1000"
+        f"SELECT line, column_name, error_type, error_message FROM {quote_ident(rejects + '_errors')} "
+        "ORDER BY line LIMIT 1000"
     ).fetchall()
     broken = set()
     for line, column, error_type, message in rows:
@@ -224,8 +226,8 @@ def _raise_rejects(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _aggregate(con, path: Path, dialect: Dialect, read_types: dict, parts: list[str], params: list,
-               on_progress: ProgressFn, rejects: bool) -> tuple:
-    source, source_params = _typed_source(path, dialect.delimiter, read_types, rejects=rejects)
+               on_progress: ProgressFn, rejects: str | None = None) -> tuple:
+    source, source_params = _typed_source(path, dialect.delimiter, read_types, rejects)
     sql = f"SELECT {', '.join(['count(*)', *parts])} FROM {source}"
     try:
         return run_with_progress(
@@ -252,14 +254,19 @@ def _verify(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str
         parts.append(f"count(*) FILTER (WHERE {col} IS NOT NULL AND {_odd_sql(col, kinds[name], params)})")
     # Referencing the native columns makes DuckDB convert them, so bad values land in the rejects table.
     parts += [f"count({quote_ident(name)})" for name in native]
-    counts = _aggregate(con, path, dialect, read_types, parts, params, on_progress, rejects=True)
-    odd = {name for name, n in zip(quick, counts[1:]) if n} | _raise_rejects(con)
+    rejects = f"ravid_rejects_{uuid.uuid4().hex}"
+    try:
+        counts = _aggregate(con, path, dialect, read_types, parts, params, on_progress, rejects)
+        odd = {name for name, n in zip(quick, counts[1:]) if n} | _raise_rejects(con, rejects)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects + '_errors')}; "
+                    f"DROP TABLE IF EXISTS {quote_ident(rejects + '_scans')}")
     as_text = {n for n in names if kinds[n].startswith(("date:", "datetime:")) and kinds[n] not in NATIVE}
     if not odd:
         return as_text
     detail = sorted(odd, key=names.index)
     parts, params, layout = _detail_sql(detail, kinds)
-    counts = _aggregate(con, path, dialect, {n: "VARCHAR" for n in names}, parts, params, on_progress, rejects=False)
+    counts = _aggregate(con, path, dialect, {n: "VARCHAR" for n in names}, parts, params, on_progress)
     found: dict[str, dict[str, int]] = {}
     for (name, what), value in zip(layout, counts[1:]):
         found.setdefault(name, {})[what] = value
@@ -318,7 +325,7 @@ def ingest_csv(
         read_types = {n: ("VARCHAR" if n in as_text or kinds[n] == "string" else CASTS[kinds[n]]) for n in names}
         select_params: list = []
         select = ", ".join(_select_expr(n, kinds[n], n in as_text, select_params) for n in names)
-        source, params = _typed_source(utf8_path, dialect.delimiter, read_types, rejects=False)
+        source, params = _typed_source(utf8_path, dialect.delimiter, read_types)
         sql = f"SELECT {select} FROM {source}"
         try:
             return run_with_progress(

@@ -114,3 +114,12 @@ def test_only_plain_digits_make_an_integer_column(ingest, odd):
     assert result.columns[0]["type"] in ("float", "string")
     last = rows(path)[-1]["v"]
     assert (last == odd) if result.columns[0]["type"] == "string" else (last == float(odd))
+
+
+def test_a_failed_ingest_leaves_nothing_behind_for_the_next_one(ingest):
+    lines = ["a,b"] + ["1,2"] * 25000 + ["1,2,3"]
+    with pytest.raises(EngineError):
+        ingest("\n".join(lines) + "\n", name="bad.csv")
+    lines = ["a,b"] + [f"{i},x" for i in range(25000)] + ["NA,y"]
+    path, result = ingest("\n".join(lines) + "\n", name="good.csv")
+    assert result.row_count == 25001 and result.columns[0] == {"name": "a", "type": "integer"}
