@@ -1,0 +1,57 @@
+"""The periodic sweep: silent workers' tasks are requeued, then failed after a few attempts; lost messages republished."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from csv_app.models import Task
+from csv_app.services import tasks as task_services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def published(monkeypatch):
+    sent = []
+    monkeypatch.setattr(task_services, "task_requeue", lambda task_id: sent.append(str(task_id)) or True)
+    return sent
+
+
+def silent(task_id, attempts: int, seconds: int = 600) -> None:
+    Task.objects.filter(id=task_id).update(
+        status="STARTED", attempts=attempts, worker="gone 10.0.0.9:4242",
+        heartbeat_at=timezone.now() - timedelta(seconds=seconds), started_at=timezone.now())
+
+
+def submit(client, file_id) -> str:
+    return client.post("/api/perform-operation/", {"file_id": file_id, "operation": "dedup"}, format="json").json()["task_id"]
+
+
+def test_a_silent_task_is_requeued_then_failed_after_the_last_attempt(client_a, ready_dataset, published, settings):
+    file_id = ready_dataset("a,b\n1,2\n")
+    task_id = submit(client_a, file_id)
+    silent(task_id, attempts=1)
+    assert task_services.tasks_sweep_stale()["requeued"] == 1
+    assert Task.objects.get(id=task_id).status == "PENDING" and published == [task_id]
+    silent(task_id, attempts=settings.TASK_MAX_ATTEMPTS)
+    assert task_services.tasks_sweep_stale()["failed"] == 1
+    body = client_a.get(f"/api/tasks/{task_id}/").json()
+    assert body["status"] == "FAILURE"
+    assert body["error"] == f"The worker running this task stopped responding {settings.TASK_MAX_ATTEMPTS} times; giving up."
+
+
+def test_a_live_task_is_left_alone(client_a, ready_dataset, published):
+    task_id = submit(client_a, ready_dataset("a,b\n1,2\n"))
+    silent(task_id, attempts=1, seconds=1)
+    assert task_services.tasks_sweep_stale() == {"requeued": 0, "failed": 0}
+    assert Task.objects.get(id=task_id).status == "STARTED"
+
+
+def test_queued_tasks_missing_from_the_broker_are_published_again(client_a, ready_dataset, published, monkeypatch):
+    file_id = ready_dataset("a,b\n1,2\n")
+    task_id = submit(client_a, file_id)
+    Task.objects.filter(id=task_id).update(enqueued_at=timezone.now() - timedelta(seconds=60))
+    monkeypatch.setattr(task_services, "queue_length", lambda: 1)
+    assert task_services.tasks_sweep_stale()["requeued"] == 0, "one message waits for the one task"
+    monkeypatch.setattr(task_services, "queue_length", lambda: 0)
+    assert task_services.tasks_sweep_stale()["requeued"] == 1 and published == [task_id]
