@@ -1,7 +1,10 @@
 """Flower behind basic auth, with its broker tab working on Redis."""
+import os
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,8 +21,9 @@ def test_flower_needs_its_password_and_shows_the_redis_queue(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = open(tmp_path / "flower.log", "wb")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # as make puts .venv/bin first
     flower = subprocess.Popen(["bash", "scripts/flower.sh"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                              env=worker_env(FLOWER_PORT=port, FLOWER_BASIC_AUTH="ops:s3cret"))
+                              env=worker_env(FLOWER_PORT=port, FLOWER_BASIC_AUTH="ops:s3cret", PATH=path))
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
