@@ -56,7 +56,6 @@ class Operation:
     params: type[serializers.Serializer]
     run: Callable[[RunContext, dict], TableResult | ChartResult]
     check: Callable[[dict, list[dict]], dict] | None = None
-    result: str = "table"  # table or chart
 
 
 _REGISTRY: dict[str, Operation] = {}

@@ -77,7 +77,7 @@ def transcode_to_utf8(src: Path, dest: Path, encoding: str, on_progress: Progres
         ) from None
 
 
-def _friendly_csv_error(exc: duckdb.Error, columns: int) -> EngineError:
+def _friendly_csv_error(exc: duckdb.Error) -> EngineError:
     text = str(exc)
     line = re.search(r"CSV Error on Line:\s*(\d+)", text)
     line_no = int(line.group(1)) if line else None
@@ -221,7 +221,7 @@ def _raise_rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> set[str]:
         if str(error_type).upper() == "CAST":
             broken.add(column)
             continue
-        raise _friendly_csv_error(duckdb.InvalidInputException(f"CSV Error on Line: {line}\n{message}"), 0)
+        raise _friendly_csv_error(duckdb.InvalidInputException(f"CSV Error on Line: {line}\n{message}"))
     return broken
 
 
@@ -234,7 +234,7 @@ def _aggregate(con, path: Path, dialect: Dialect, read_types: dict, parts: list[
             con, lambda c: c.execute(sql, params + source_params).fetchall()[0], "inferring types", on_progress
         )
     except duckdb.Error as exc:
-        raise _friendly_csv_error(exc, len(read_types)) from None
+        raise _friendly_csv_error(exc) from None
 
 
 def _verify(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str, str], text_read: set[str],
@@ -311,7 +311,7 @@ def ingest_csv(
         try:
             sample = con.execute(f"SELECT * FROM {source_sql} LIMIT {SAMPLE_ROWS}", sample_params).fetchall()
         except duckdb.Error as exc:
-            raise _friendly_csv_error(exc, len(names)) from None
+            raise _friendly_csv_error(exc) from None
         if not sample:
             raise EngineError(f"{INVALID} The file has a header row but no data rows.", {"file": ["no data rows"]})
         kinds, text_read = {}, set()
@@ -332,7 +332,7 @@ def ingest_csv(
                 con, lambda c: write_query(c, sql, select_params + params, dest), "writing", on_progress
             )
         except duckdb.Error as exc:
-            raise _friendly_csv_error(exc, len(names)) from None
+            raise _friendly_csv_error(exc) from None
     finally:
         con.close()
         if transcoded is not None:

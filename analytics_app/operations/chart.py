@@ -39,4 +39,4 @@ def run(ctx: RunContext, params: dict):
     return ChartResult(path=path, value=info)
 
 
-register(Operation("chart", "A line, bar, scatter or histogram PNG.", ChartParams, run, check, result="chart"))
+register(Operation("chart", "A line, bar, scatter or histogram PNG.", ChartParams, run, check))

@@ -4,10 +4,6 @@ from rest_framework import serializers
 from ..engine.types import NUMERIC, TEMPORAL
 
 
-def column_names(schema: list[dict]) -> list[str]:
-    return [c["name"] for c in schema]
-
-
 def require_columns(field: str, names: list[str], schema: list[dict], kinds: tuple[str, ...] | None = None, what: str = "") -> None:
     """Every name is a column of the dataset (and of one of `kinds`), or a 400 naming the field."""
     types = {c["name"]: c["type"] for c in schema}

@@ -219,14 +219,22 @@ def owned_task(request, task_id) -> Task:
     return task
 
 
-def _finished_table(request, task_id) -> tuple[Task, Path]:
-    task = task_get_for_user(request.user, task_id)
+def _require_success(task: Task) -> None:
     if task.status != Task.Status.SUCCESS:
         raise ApiError(409, f"The task is {task.status}; its result is available once it succeeds.")
+
+
+def _finished_table(request, task_id) -> tuple[Task, Path]:
+    task = task_get_for_user(request.user, task_id)
+    return task, _result_table(task)
+
+
+def _result_table(task: Task) -> Path:
+    _require_success(task)
     path = task_result_table(task)
     if path is None or not path.exists():
         raise ApiError(409, "This task's result is not a table.")
-    return task, path
+    return path
 
 
 class TaskRowsApi(APIView):
@@ -249,8 +257,7 @@ class TaskDownloadApi(APIView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         task = task_get_for_user(request.user, task_id)
-        if task.status != Task.Status.SUCCESS:
-            raise ApiError(409, f"The task is {task.status}; its result is available once it succeeds.")
+        _require_success(task)
         fmt = query.validated_data.get("format")
         if task.result_kind == Task.ResultKind.CHART:
             if fmt not in (None, "png"):
@@ -260,7 +267,7 @@ class TaskDownloadApi(APIView):
         fmt = fmt or "csv"
         if fmt == "png":
             raise ApiError(400, "Only charts download as png; use csv, json or parquet.", {"format": ["use csv, json or parquet"]})
-        task, path = _finished_table(request, task_id)
+        path = _result_table(task)
         export_dir = (media_path(task.result_dir) if task.result_dir else path.parent)
         target = export_dir / f"export.{fmt}"
         if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:

@@ -197,6 +197,7 @@ def dataset_from_task(*, task: Task, owner, name: str | None) -> Dataset:
 
 
 def dataset_mark_failed(dataset_id, reason: str) -> None:
+    """A dataset whose ingest ended without success is FAILED with the reason (a READY one stays READY)."""
     Dataset.objects.filter(id=dataset_id).exclude(status=Dataset.Status.READY).update(
         status=Dataset.Status.FAILED, error=reason
     )

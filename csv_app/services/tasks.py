@@ -26,7 +26,7 @@ from ..errors import ApiError
 from ..models import Dataset, Task, TaskShare
 from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
 from ..selectors import INGEST, task_result_table
-from .datasets import share_grant, share_revoke, source_cleanup
+from .datasets import dataset_mark_failed, share_grant, share_revoke, source_cleanup
 from .queue import create_and_enqueue, queue_length, task_enqueue_on_commit, task_requeue
 
 logger = logging.getLogger("ravid.tasks")
@@ -246,14 +246,10 @@ def _finish(task: Task, status: str, **fields) -> bool:
 
 
 def _fail(task: Task, reason: str) -> str:
-    if task.operation == INGEST:
-        with transaction.atomic():
-            _finish(task, S.FAILURE, error=reason, stage="failed")
-            Dataset.objects.filter(id=task.dataset_id).exclude(status=Dataset.Status.READY).update(
-                status=Dataset.Status.FAILED, error=reason
-            )
-    else:
+    with transaction.atomic():
         _finish(task, S.FAILURE, error=reason, stage="failed")
+        if task.operation == INGEST:
+            dataset_mark_failed(task.dataset_id, reason)
     return S.FAILURE
 
 
@@ -322,9 +318,7 @@ def task_cancel(task: Task) -> Task:
         status=S.REVOKED, stage="cancelled", finished_at=timezone.now()
     )
     if task.operation == INGEST:
-        Dataset.objects.filter(id=task.dataset_id, status=Dataset.Status.PENDING).update(
-            status=Dataset.Status.FAILED, error="The ingest was cancelled."
-        )
+        dataset_mark_failed(task.dataset_id, "The ingest was cancelled.")
     task.refresh_from_db()
     return task
 
@@ -345,15 +339,11 @@ def tasks_sweep_stale() -> dict:
     for task in Task.objects.filter(status=S.STARTED, heartbeat_at__lt=stale_before):
         if task.attempts >= settings.TASK_MAX_ATTEMPTS:
             reason = f"The worker running this task stopped responding {task.attempts} times; giving up."
-            if task.operation == INGEST:
-                with transaction.atomic():
-                    Task.objects.filter(id=task.id, status=S.STARTED).update(
-                        status=S.FAILURE, error=reason, finished_at=now, stage="failed")
-                    Dataset.objects.filter(id=task.dataset_id, status=Dataset.Status.PENDING).update(
-                        status=Dataset.Status.FAILED, error=reason)
-            else:
+            with transaction.atomic():
                 Task.objects.filter(id=task.id, status=S.STARTED).update(
                     status=S.FAILURE, error=reason, finished_at=now, stage="failed")
+                if task.operation == INGEST:
+                    dataset_mark_failed(task.dataset_id, reason)
             counts["failed"] += 1
             continue
         if Task.objects.filter(id=task.id, status=S.STARTED, heartbeat_at__lt=stale_before).update(
