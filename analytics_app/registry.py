@@ -10,14 +10,14 @@ from rest_framework import serializers
 
 from .engine.execution import ProgressFn, no_progress, run_with_progress
 from .engine.sql import Limits, connect
-from .engine.tables import TableResult
+from .engine.tables import Table, TableResult
 
 
 @dataclass
 class RunContext:
     """What an operation gets to compute with: its input table and where to put its output."""
 
-    source: Path
+    source: Table
     schema: list[dict]
     result_dir: Path
     limits: Limits

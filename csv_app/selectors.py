@@ -1,9 +1,10 @@
 """Reading datasets and tasks as a given user may see them; anything else is 404."""
 import uuid
-from pathlib import Path
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+
+from analytics_app.engine.tables import Table
 
 from .models import Dataset, Task
 from .storage import media_path
@@ -47,12 +48,12 @@ def task_get_for_user(user, task_id) -> Task:
         raise Http404 from None
 
 
-def task_result_table(task: Task) -> Path | None:
-    """The Parquet table a finished task produced (an ingest's is its dataset), or None."""
+def task_result_table(task: Task) -> Table | None:
+    """The table a finished task produced (an ingest's is its dataset's file), or None."""
     if task.status != Task.Status.SUCCESS:
         return None
     if task.operation == INGEST:
-        return media_path(task.dataset.parquet_file) if task.dataset.parquet_file else None
+        return Table(media_path(task.dataset.parquet_file)) if task.dataset.parquet_file else None
     if task.result_kind == Task.ResultKind.TABLE and task.result_dir:
-        return media_path(task.result_dir) / "result.parquet"
+        return Table.in_folder(media_path(task.result_dir))
     return None

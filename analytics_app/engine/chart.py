@@ -9,7 +9,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from .sql import PARQUET, ROW_ID, quote_ident
+from .sql import ROW_ID, quote_ident
+from .tables import Table
 from .trend import aggregate_sql
 
 KINDS = ("line", "bar", "scatter", "histogram")
@@ -18,39 +19,39 @@ MAX_BARS = 60
 DEFAULT_BINS = 30
 
 
-def _points(con, source: Path, x: str, y: str | None, agg: str | None, kind: str) -> tuple[list, list, bool]:
+def _points(con, source: Table, x: str, y: str | None, agg: str | None, kind: str) -> tuple[list, list, bool]:
     """The (x, y) pairs to draw, aggregated by x when `agg` is given; truncated to a readable number."""
     cx = quote_ident(x)
     limit = MAX_BARS if kind == "bar" else MAX_POINTS
     if agg:
-        sql = (f"SELECT {cx}, {aggregate_sql(agg, y)} FROM {PARQUET} WHERE {cx} IS NOT NULL "
+        sql = (f"SELECT {cx}, {aggregate_sql(agg, y)} FROM {source.sql} WHERE {cx} IS NOT NULL "
                f"GROUP BY {cx} ORDER BY {cx} LIMIT ?")
-        params = [str(source), limit + 1]
+        params = [*source.params, limit + 1]
     else:
         cy = quote_ident(y)
         order = cx if kind == "line" else quote_ident(ROW_ID)
-        sql = (f"SELECT {cx}, {cy} FROM {PARQUET} WHERE {cx} IS NOT NULL AND {cy} IS NOT NULL "
+        sql = (f"SELECT {cx}, {cy} FROM {source.sql} WHERE {cx} IS NOT NULL AND {cy} IS NOT NULL "
                f"ORDER BY {order} LIMIT ?")
-        params = [str(source), limit + 1]
+        params = [*source.params, limit + 1]
     rows = con.execute(sql, params).fetchall()
     truncated = len(rows) > limit
     rows = rows[:limit]
     return [r[0] for r in rows], [r[1] for r in rows], truncated
 
 
-def _histogram(con, source: Path, x: str, bins: int) -> tuple[list[float], list[int]]:
+def _histogram(con, source: Table, x: str, bins: int) -> tuple[list[float], list[int]]:
     """Equal-width bin edges and counts, computed in DuckDB (as numpy.histogram: last bin closed)."""
     cx = f"CAST({quote_ident(x)} AS DOUBLE)"
-    lo, hi = con.execute(f"SELECT min({cx}), max({cx}) FROM {PARQUET}", [str(source)]).fetchall()[0]
+    lo, hi = con.execute(f"SELECT min({cx}), max({cx}) FROM {source.sql}", source.params).fetchall()[0]
     if lo is None:
         return [], []
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
     width = (hi - lo) / bins
     rows = con.execute(
-        f"SELECT least(CAST(floor(({cx} - ?) / ?) AS BIGINT), ?) AS b, count(*) FROM {PARQUET} "
+        f"SELECT least(CAST(floor(({cx} - ?) / ?) AS BIGINT), ?) AS b, count(*) FROM {source.sql} "
         f"WHERE {cx} IS NOT NULL GROUP BY b ORDER BY b",
-        [lo, width, bins - 1, str(source)],
+        [lo, width, bins - 1, *source.params],
     ).fetchall()
     counts = [0] * bins
     for b, n in rows:
@@ -59,7 +60,7 @@ def _histogram(con, source: Path, x: str, bins: int) -> tuple[list[float], list[
 
 
 def render_chart(
-    con: duckdb.DuckDBPyConnection, source: Path, kind: str, x: str, y: str | None, agg: str | None,
+    con: duckdb.DuckDBPyConnection, source: Table, kind: str, x: str, y: str | None, agg: str | None,
     title: str | None, dest: Path, bins: int = DEFAULT_BINS,
 ) -> dict:
     """Draw the chart into `dest` (PNG, written under a temporary name); returns what was drawn."""

@@ -3,14 +3,14 @@ from pathlib import Path
 
 import duckdb
 
-from .sql import PARQUET, quote_ident
-from .tables import TableResult, write_query
+from .sql import quote_ident
+from .tables import Table, TableResult, write_query
 
 
-def value_counts(con: duckdb.DuckDBPyConnection, source: Path, column: str, dest: Path) -> TableResult:
+def value_counts(con: duckdb.DuckDBPyConnection, source: Table, column: str, dest: Path) -> TableResult:
     col = quote_ident(column)
     sql = (
-        f"SELECT {col} AS value, count(*) AS count FROM {PARQUET} "
+        f"SELECT {col} AS value, count(*) AS count FROM {source.sql} "
         f"GROUP BY {col} ORDER BY count DESC, value ASC NULLS LAST"
     )
-    return write_query(con, sql, [str(source)], dest)
+    return write_query(con, sql, source.params, dest)

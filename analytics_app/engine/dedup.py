@@ -3,16 +3,15 @@ from pathlib import Path
 
 import duckdb
 
-from .sql import PARQUET, ROW_ID, quote_ident
-from .tables import TableResult, select_list, write_query
+from .sql import ROW_ID, quote_ident
+from .tables import Table, TableResult, select_list, write_selection
 
 
-def deduplicate(
-    con: duckdb.DuckDBPyConnection, source: Path, all_columns: list[str], key: list[str], keep: str, dest: Path
-) -> TableResult:
-    """The rows of `source` whose `key` values were not seen before (keep='first') or after (keep='last')."""
-    rowid = quote_ident(ROW_ID)
+def deduplicate(con: duckdb.DuckDBPyConnection, source: Table, key: list[str], keep: str, dest_dir: Path) -> TableResult:
+    """The rows of `source` whose `key` values were not seen before (keep='first') or after (keep='last').
+
+    Only the key columns and row numbers are read; the result is a selection of the source's rows.
+    """
     pick = "min" if keep == "first" else "max"
-    survivors = f"SELECT {pick}({rowid}) FROM {PARQUET} GROUP BY {select_list(key)}"
-    sql = f"SELECT {select_list(all_columns)} FROM {PARQUET} WHERE {rowid} IN ({survivors}) ORDER BY {rowid}"
-    return write_query(con, sql, [str(source), str(source)], dest)
+    kept = f"SELECT {pick}({quote_ident(ROW_ID)}) FROM {source.sql} GROUP BY {select_list(key)}"
+    return write_selection(con, kept, source.params, source, dest_dir)

@@ -3,21 +3,28 @@ import os
 import uuid
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .sql import ROW_ID
+from .tables import Table, select_list
 
 FORMATS = ("csv", "json", "parquet")
+BATCH_ROWS = 65_536
 FORMULA_START = r"^[=+\-@\t\r]"
 
 
-def _user_batches(path: Path):
-    parquet = pq.ParquetFile(path)
+def _user_batches(con: duckdb.DuckDBPyConnection, table: Table):
+    """The table's rows in order, without the row number, as Arrow batches read a slice at a time."""
+    parquet = pq.ParquetFile(table.path)
     names = [n for n in parquet.schema_arrow.names if n != ROW_ID]
-    return names, parquet.iter_batches(batch_size=65_536, columns=names)
+    if table.selection is None:
+        return names, parquet.iter_batches(batch_size=BATCH_ROWS, columns=names)
+    # A selection scan keeps the file's order (preserve_insertion_order), so no sort is needed.
+    return names, con.sql(f"SELECT {select_list(names)} FROM {table.sql}", params=table.params).to_arrow_reader(BATCH_ROWS)
 
 
 def _escape_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -31,14 +38,14 @@ def _escape_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
-def export_table(path: Path, fmt: str, dest: Path) -> Path:
-    """Write `dest` in `fmt` from the table at `path` (without the row number), atomically."""
+def export_table(con: duckdb.DuckDBPyConnection, table: Table, fmt: str, dest: Path) -> Path:
+    """Write `dest` in `fmt` from `table` (without the row number), atomically."""
     if fmt not in FORMATS:
         raise ValueError(fmt)
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    names, batches = _user_batches(path)
-    schema = pq.read_schema(path)
+    names, batches = _user_batches(con, table)
+    schema = pq.read_schema(table.path)
     user_schema = pa.schema([schema.field(n) for n in names])
     try:
         if fmt == "csv":

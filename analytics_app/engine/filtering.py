@@ -4,16 +4,16 @@ from pathlib import Path
 import duckdb
 
 from .predicates import Condition, where_sql
-from .sql import PARQUET
-from .tables import TableResult, select_list, write_query
+from .sql import ROW_ID, quote_ident
+from .tables import Table, TableResult, write_selection
 
 
 def filter_rows(
-    con: duckdb.DuckDBPyConnection, source: Path, schema: list[dict], conditions: list[Condition], match: str, dest: Path
+    con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict], conditions: list[Condition], match: str,
+    dest_dir: Path,
 ) -> TableResult:
+    """A selection of the matching rows: only the filtered columns are read, one bit per row is written."""
     types = {c["name"]: c["type"] for c in schema}
     where, params = where_sql(conditions, types, match)
-    names = [c["name"] for c in schema]
-    # A filtered scan keeps the file's order (preserve_insertion_order), so no sort is needed.
-    sql = f"SELECT {select_list(names)} FROM {PARQUET} WHERE {where}"
-    return write_query(con, sql, [str(source), *params], dest)
+    kept = f"SELECT {quote_ident(ROW_ID)} FROM {source.sql} WHERE {where}"
+    return write_selection(con, kept, [*source.params, *params], source, dest_dir)

@@ -1,13 +1,11 @@
 """Pages of a table's rows: chosen columns, typed filters, sorting, served without reading the whole file."""
 from dataclasses import dataclass
-from pathlib import Path
-
 import duckdb
 
 from .errors import EngineError
 from .predicates import Condition, where_sql
-from .sql import PARQUET, ROW_ID, quote_ident
-from .tables import row_count, rows_as_dicts
+from .sql import ROW_ID, quote_ident
+from .tables import Table, rows_as_dicts, rows_at
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class Page:
 
 def read_page(
     con: duckdb.DuckDBPyConnection,
-    path: Path,
+    table: Table,
     schema: list[dict],
     columns: list[str] | None,
     conditions: list[Condition],
@@ -46,22 +44,18 @@ def read_page(
     offset = (page - 1) * page_size
     rowid = quote_ident(ROW_ID)
     select = ", ".join(quote_ident(n) for n in wanted)
-    source = PARQUET
     if not conditions and not sort:
-        # Row numbers are dense and stored in order: row-group statistics skip straight to the page.
-        total = known_total if known_total is not None else row_count(path)
-        cursor = con.execute(
-            f"SELECT {select} FROM {source} WHERE {rowid} >= ? AND {rowid} < ? ORDER BY {rowid}",
-            [str(path), offset, offset + page_size],
-        )
-        return Page(total=total, items=rows_as_dicts(cursor, wanted))
-    total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}", [str(path), *params]).fetchall()[0][0]
+        # Rows are stored in order with their numbers: row-group statistics skip straight to the page.
+        total = known_total if known_total is not None else table.row_count()
+        return Page(total=total, items=rows_at(con, table, offset, offset + page_size, wanted))
+    source = table.sql
+    total = con.execute(f"SELECT count(*) FROM {source} WHERE {where}", [*table.params, *params]).fetchall()[0][0]
     order = ", ".join(
         f"{quote_ident(k.column)} {'DESC' if k.descending else 'ASC'} NULLS LAST" for k in sort
     )
     order = f"{order}, {rowid}" if order else rowid
     cursor = con.execute(
         f"SELECT {select} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        [str(path), *params, page_size, offset],
+        [*table.params, *params, page_size, offset],
     )
     return Page(total=total, items=rows_as_dicts(cursor, wanted))

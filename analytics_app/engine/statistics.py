@@ -3,13 +3,13 @@ from pathlib import Path
 
 import duckdb
 
-from .sql import PARQUET, quote_ident
-from .tables import TableResult, write_query
+from .sql import quote_ident
+from .tables import Table, TableResult, write_query
 
 
 def group_statistics(
     con: duckdb.DuckDBPyConnection,
-    source: Path,
+    source: Table,
     group_by: list[str],
     columns: list[str],
     group: list | None,
@@ -20,7 +20,7 @@ def group_statistics(
     The mode is the most frequent value, the smallest one on ties (as pandas' mode()[0]).
     """
     keys = ", ".join(quote_ident(g) for g in group_by)
-    where, params = "TRUE", [str(source)]
+    where, params = "TRUE", source.params
     if group is not None:
         where = " AND ".join(f"{quote_ident(g)} IS NOT DISTINCT FROM ?" for g in group_by)
         params += list(group)
@@ -47,7 +47,7 @@ def group_statistics(
     out_cols = ", ".join([quote_ident(g) for g in group_by] + [
         '"column"', "count", "mean", "median", "mode", "min", "max", "std"])
     sql = (
-        f"WITH base AS (SELECT * FROM {PARQUET} WHERE {where}) "
+        f"WITH base AS (SELECT * FROM {source.sql} WHERE {where}) "
         f"SELECT {out_cols} FROM ({' UNION ALL '.join(selects)}) ORDER BY {ordering}, array_position(?, \"column\")"
     )
     params.append(columns)

@@ -1,17 +1,16 @@
 """Per-column profile of a table: counts, nulls, distinct values, and type-specific statistics."""
-from pathlib import Path
 
 import duckdb
 
-from .sql import PARQUET, quote_ident
-from .tables import row_count
+from .sql import quote_ident
+from .tables import Table
 from .types import BOOLEAN, NUMERIC, STRING, TEMPORAL, json_value
 
 TOP_VALUES = 5
 STAT_FIELDS = ["mean", "std", "min", "p25", "p50", "p75", "max"]
 
 
-def _column_stats(con: duckdb.DuckDBPyConnection, source: Path, name: str, kind: str) -> dict:
+def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind: str) -> dict:
     """One column's statistics in one query, so only that column is read and held."""
     col = quote_ident(name)
     parts, fields = [f"count({col})", f"count(DISTINCT {col})"], ["count", "distinct"]
@@ -23,7 +22,7 @@ def _column_stats(con: duckdb.DuckDBPyConnection, source: Path, name: str, kind:
     elif kind in TEMPORAL:
         parts += [f"min({col})", f"max({col})"]
         fields += ["min", "max"]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {PARQUET}", [str(source)]).fetchall()[0]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {source.sql}", source.params).fetchall()[0]
     stats = dict(zip(fields, row))
     quartiles = stats.pop("quartiles", None)
     if kind in NUMERIC:
@@ -31,10 +30,10 @@ def _column_stats(con: duckdb.DuckDBPyConnection, source: Path, name: str, kind:
     return {"type": kind, **{k: json_value(v) for k, v in stats.items()}}
 
 
-def summarize(con: duckdb.DuckDBPyConnection, source: Path, schema: list[dict], columns: list[str]) -> dict:
+def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict], columns: list[str]) -> dict:
     """{column: {type, count, nulls, distinct, ...}}: sample std and linearly interpolated quantiles, as pandas."""
     types = {c["name"]: c["type"] for c in schema}
-    total = row_count(source)
+    total = source.row_count()
     profile: dict[str, dict] = {}
     for name in columns:
         entry = _column_stats(con, source, name, types[name])
@@ -45,12 +44,12 @@ def summarize(con: duckdb.DuckDBPyConnection, source: Path, schema: list[dict], 
     return {"row_count": total, "columns": profile}
 
 
-def top_values(con: duckdb.DuckDBPyConnection, source: Path, column: str, limit: int = TOP_VALUES) -> list[dict]:
+def top_values(con: duckdb.DuckDBPyConnection, source: Table, column: str, limit: int = TOP_VALUES) -> list[dict]:
     col = quote_ident(column)
     rows = con.execute(
-        f"SELECT {col}, count(*) AS n FROM {PARQUET} WHERE {col} IS NOT NULL "
+        f"SELECT {col}, count(*) AS n FROM {source.sql} WHERE {col} IS NOT NULL "
         f"GROUP BY {col} ORDER BY n DESC, {col} ASC LIMIT ?",
-        [str(source), limit],
+        [*source.params, limit],
     ).fetchall()
     return [{"value": json_value(v), "count": n} for v, n in rows]
 

@@ -3,20 +3,20 @@ from pathlib import Path
 
 import duckdb
 
-from .sql import PARQUET, quote_ident
-from .tables import TableResult, write_query
+from .sql import quote_ident
+from .tables import Table, TableResult, write_query
 from .trend import aggregate_sql
 
 
 def top_groups(
-    con: duckdb.DuckDBPyConnection, source: Path, by: str, value: str | None, agg: str, limit: int, order: str,
+    con: duckdb.DuckDBPyConnection, source: Table, by: str, value: str | None, agg: str, limit: int, order: str,
     dest: Path,
 ) -> TableResult:
     """Rows {<by>, value}, best first; groups without a key are left out, ties broken by the key."""
     key = quote_ident(by)
     direction = "DESC" if order == "desc" else "ASC"
     sql = (
-        f"SELECT {key}, {aggregate_sql(agg, value)} AS value FROM {PARQUET} WHERE {key} IS NOT NULL "
+        f"SELECT {key}, {aggregate_sql(agg, value)} AS value FROM {source.sql} WHERE {key} IS NOT NULL "
         f"GROUP BY {key} ORDER BY value {direction} NULLS LAST, {key} ASC LIMIT ?"
     )
-    return write_query(con, sql, [str(source), limit], dest)
+    return write_query(con, sql, [*source.params, limit], dest)

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import duckdb
 
-from .sql import PARQUET, quote_ident
-from .tables import TableResult, write_query
+from .sql import quote_ident
+from .tables import Table, TableResult, write_query
 
 FREQUENCIES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 AGGREGATES = {
@@ -23,7 +23,7 @@ def aggregate_sql(agg: str, value: str | None) -> str:
 
 
 def trend_series(
-    con: duckdb.DuckDBPyConnection, source: Path, date: str, value: str | None, freq: str, agg: str,
+    con: duckdb.DuckDBPyConnection, source: Table, date: str, value: str | None, freq: str, agg: str,
     group_by: str | None, dest: Path,
 ) -> TableResult:
     """Rows {date, value} (plus the group) in date order; each bucket is labelled by its first day (weeks start Monday)."""
@@ -31,7 +31,7 @@ def trend_series(
     group_select = f", {quote_ident(group_by)}" if group_by else ""
     sql = (
         f"SELECT {bucket} AS date{group_select}, {aggregate_sql(agg, value)} AS value "
-        f"FROM {PARQUET} WHERE {quote_ident(date)} IS NOT NULL "
+        f"FROM {source.sql} WHERE {quote_ident(date)} IS NOT NULL "
         f"GROUP BY ALL ORDER BY date{group_select} NULLS LAST"
     )
-    return write_query(con, sql, [str(source)], dest)
+    return write_query(con, sql, source.params, dest)

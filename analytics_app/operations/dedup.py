@@ -18,7 +18,7 @@ def check(params: dict, schema: list[dict]) -> dict:
 
 def run(ctx: RunContext, params: dict):
     key = params.get("columns") or ctx.names
-    return ctx.compute(lambda con: deduplicate(con, ctx.source, ctx.names, key, params["keep"], ctx.table_path()))
+    return ctx.compute(lambda con: deduplicate(con, ctx.source, key, params["keep"], ctx.result_dir))
 
 
 register(Operation("dedup", "Remove duplicate rows, keeping the first or last of each.", DedupParams, run, check))

@@ -34,7 +34,7 @@ def check(params: dict, schema: list[dict]) -> dict:
 def run(ctx: RunContext, params: dict):
     conditions = conditions_of(params)
     return ctx.compute(
-        lambda con: filter_rows(con, ctx.source, ctx.schema, conditions, params["match"], ctx.table_path())
+        lambda con: filter_rows(con, ctx.source, ctx.schema, conditions, params["match"], ctx.result_dir)
     )
 
 

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics_app.engine.sql import connect
-from analytics_app.engine.tables import head
+from analytics_app.engine.tables import Table, head
 
 from ..errors import ApiError
 from ..models import Dataset
@@ -36,7 +36,7 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
 def ready_parquet(dataset: Dataset):
     if dataset.status != Dataset.Status.READY:
         raise ApiError(409, f"{dataset.state_sentence()}; its rows are not available.")
-    return media_path(dataset.parquet_file)
+    return Table(media_path(dataset.parquet_file))
 
 
 def require_owner(request, dataset: Dataset) -> None:

@@ -1,12 +1,11 @@
 """Reading the rows query (columns, f, sort, page, page_size) from a query string, and answering it."""
-from pathlib import Path
-
 from rest_framework import serializers
 
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.predicates import Condition
 from analytics_app.engine.rows import SortKey, read_page
 from analytics_app.engine.sql import connect
+from analytics_app.engine.tables import Table
 
 from ..errors import ApiError
 from ..storage import engine_limits
@@ -31,8 +30,8 @@ def parse_filter(raw: str) -> Condition:
     return Condition(parts[0], parts[1], value)
 
 
-def rows_page(query_params, path: Path, schema: list[dict], total: int | None = None) -> dict:
-    """The contract's page body for a table at `path`; 400 in the envelope for any bad part of the query."""
+def rows_page(query_params, table: Table, schema: list[dict], total: int | None = None) -> dict:
+    """The contract's page body for `table`; 400 in the envelope for any bad part of the query."""
     known = {"columns", "f", "sort", "page", "page_size", "format"}
     unknown = sorted(set(query_params.keys()) - known)
     if unknown:
@@ -45,7 +44,7 @@ def rows_page(query_params, path: Path, schema: list[dict], total: int | None = 
     conditions = [parse_filter(raw) for raw in query_params.getlist("f")]
     con = connect(engine_limits())
     try:
-        page = read_page(con, path, schema, columns, conditions, sort, v["page"], v["page_size"], total)
+        page = read_page(con, table, schema, columns, conditions, sort, v["page"], v["page_size"], total)
     except EngineError as exc:
         raise ApiError(400, exc.message, exc.details) from None
     finally:

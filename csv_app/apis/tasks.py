@@ -1,5 +1,4 @@
 """Submit operations and follow them: status, rows, download, cancel, delete, list."""
-from pathlib import Path
 
 from django.http import FileResponse
 from django.urls import reverse
@@ -11,7 +10,7 @@ from rest_framework.views import APIView
 
 from analytics_app.engine.export import FORMATS, export_table
 from analytics_app.engine.sql import connect
-from analytics_app.engine.tables import head
+from analytics_app.engine.tables import Table, head
 from analytics_app.registry import all_operations
 
 from ..errors import ApiError
@@ -224,24 +223,24 @@ def _require_success(task: Task) -> None:
         raise ApiError(409, f"The task is {task.status}; its result is available once it succeeds.")
 
 
-def _finished_table(request, task_id) -> tuple[Task, Path]:
+def _finished_table(request, task_id) -> tuple[Task, Table]:
     task = task_get_for_user(request.user, task_id)
     return task, _result_table(task)
 
 
-def _result_table(task: Task) -> Path:
+def _result_table(task: Task) -> Table:
     _require_success(task)
-    path = task_result_table(task)
-    if path is None or not path.exists():
+    table = task_result_table(task)
+    if table is None or not table.exists():
         raise ApiError(409, "This task's result is not a table.")
-    return path
+    return table
 
 
 class TaskRowsApi(APIView):
     @swagger_auto_schema(operation_summary="Query a result's rows", query_serializer=RowsQuerySerializer, tags=["tasks"])
     def get(self, request, task_id):
-        task, path = _finished_table(request, task_id)
-        return Response(rows_page(request.query_params, path, task.result_columns, task.result_row_count))
+        task, table = _finished_table(request, task_id)
+        return Response(rows_page(request.query_params, table, task.result_columns, task.result_row_count))
 
 
 class TaskDownloadApi(APIView):
@@ -267,11 +266,15 @@ class TaskDownloadApi(APIView):
         fmt = fmt or "csv"
         if fmt == "png":
             raise ApiError(400, "Only charts download as png; use csv, json or parquet.", {"format": ["use csv, json or parquet"]})
-        path = _result_table(task)
-        export_dir = (media_path(task.result_dir) if task.result_dir else path.parent)
+        table = _result_table(task)
+        export_dir = (media_path(task.result_dir) if task.result_dir else table.path.parent)
         target = export_dir / f"export.{fmt}"
-        if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
-            export_table(path, fmt, target)
+        if not target.exists() or target.stat().st_mtime < table.path.stat().st_mtime:
+            con = connect(engine_limits())
+            try:
+                export_table(con, table, fmt, target)
+            finally:
+                con.close()
         types = {"csv": "text/csv; charset=utf-8", "json": "application/json", "parquet": "application/vnd.apache.parquet"}
         return FileResponse(open(target, "rb"), content_type=types[fmt], as_attachment=True,
                             filename=f"{task.operation}-{str(task.id)[:8]}.{fmt}")

@@ -12,11 +12,13 @@ from django.http import Http404
 
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.sniff import HEAD_BYTES, sniff
+from analytics_app.engine.sql import connect
+from analytics_app.engine.tables import link_or_copy, materialise
 
 from ..errors import ApiError
 from ..models import Dataset, DatasetShare, Task
 from ..selectors import INGEST
-from ..storage import dataset_dir, relative, remove_tree, result_dir
+from ..storage import dataset_dir, engine_limits, relative, remove_tree, result_dir
 from .queue import create_and_enqueue, task_enqueue_on_commit
 
 logger = logging.getLogger("ravid.datasets")
@@ -168,7 +170,7 @@ def dataset_unshare(*, dataset: Dataset, user_id: int) -> None:
 
 
 def dataset_from_task(*, task: Task, owner, name: str | None) -> Dataset:
-    """A new READY dataset holding a task's table result (the file is linked, not re-parsed)."""
+    """A new READY dataset holding a task's table result (linked, or written out for a selection; not re-parsed)."""
     from ..selectors import task_result_table
 
     table = task_result_table(task)
@@ -179,11 +181,17 @@ def dataset_from_task(*, task: Task, owner, name: str | None) -> Dataset:
     folder.mkdir(parents=True)
     target = folder / "data.parquet"
     try:
-        os.link(table, target)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(table, target)
+        if table.selection is None:
+            link_or_copy(table.path, target)
+        else:
+            con = connect(engine_limits())
+            try:
+                materialise(con, table, target)
+            finally:
+                con.close()
+    except BaseException:
+        remove_tree(folder)
+        raise
     try:
         return Dataset.objects.create(
             id=dataset_id, owner=owner, status=Dataset.Status.READY,

@@ -19,7 +19,7 @@ from analytics_app.engine.errors import Cancelled, EngineError
 from analytics_app.engine.ingest import ingest_csv
 from analytics_app.engine.sniff import Dialect
 from analytics_app.registry import ChartResult, RunContext, get_operation
-from analytics_app.engine.tables import TableResult
+from analytics_app.engine.tables import Table, TableResult
 
 from .. import logging_context
 from ..errors import ApiError
@@ -291,7 +291,7 @@ def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> st
     else:
         if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
             raise EngineError("The dataset is not ready.")
-        source, schema = media_path(dataset.parquet_file), dataset.columns
+        source, schema = Table(media_path(dataset.parquet_file)), dataset.columns
     ctx = RunContext(source=source, schema=schema, result_dir=work_dir, limits=engine_limits(), on_progress=reporter)
     outcome = op.run(ctx, task.parameters)
     fields = {"stage": "done", "progress_current": 100}

@@ -131,6 +131,23 @@ def test_filter_result_feeds_a_trend_by_task_id(client_a, sales, run_operation):
     assert body["result"]["data"] == [{"date": "2024-01-01", "value": 150.5}, {"date": "2024-03-01", "value": 80.0}]
 
 
+def test_a_chained_result_outlives_the_result_it_was_computed_from(client_a, sales, run_operation):
+    deduped = run_operation(sales, "dedup", columns=["country"])
+    r = submit(client_a, task_id=deduped["task_id"], operation="filter",
+               filters=[{"column": "country", "operator": "ne", "value": "DE"}])
+    assert r.status_code == 202, r.content
+    run_pending(r.json()["task_id"])
+    chained = r.json()["task_id"]
+    before = client_a.get(f"/api/tasks/{chained}/rows?page_size=10").json()["items"]
+    assert client_a.delete(f"/api/tasks/{deduped['task_id']}/").status_code == 204
+    assert client_a.get(f"/api/tasks/{chained}/rows?page_size=10").json()["items"] == before
+    assert sorted(row["country"] for row in before) == ["FR", "IT"]
+    download = client_a.get(f"/api/tasks/{chained}/download/?format=csv")
+    assert download.status_code == 200
+    lines = b"".join(download.streaming_content).decode().splitlines()
+    assert len(lines) == 3 and lines[0] == '"day","country","revenue","units","note"'
+
+
 def test_save_as_dataset_then_operate(client_a, sales, run_operation):
     filtered = run_operation(sales, "filter", filters=[{"column": "revenue", "operator": "gt", "value": 90}])
     r = client_a.post(f"/api/tasks/{filtered['task_id']}/save-as-dataset", {"name": "big sales"}, format="json")

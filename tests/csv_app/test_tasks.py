@@ -162,7 +162,7 @@ def test_cancel_a_queued_task_means_it_never_runs(client_a, people):
 
 def test_delete_task_removes_its_files(client_a, people, run_operation):
     task_id = run_operation(people, "dedup")["task_id"]
-    assert (settings.RESULTS_DIR / task_id / "attempt-1" / "result.parquet").exists()
+    assert (settings.RESULTS_DIR / task_id / "attempt-1" / "selection.parquet").exists()
     assert client_a.delete(f"/api/tasks/{task_id}/").status_code == 204
     assert not (settings.RESULTS_DIR / task_id).exists()
     assert client_a.get(f"/api/tasks/{task_id}/").status_code == 404

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 import vega_datasets
 
@@ -16,6 +15,8 @@ from analytics_app.engine.statistics import group_statistics
 from analytics_app.engine.summary import summarize
 from analytics_app.engine.top import top_groups
 from analytics_app.engine.trend import trend_series
+
+from .conftest import rows_of
 
 DATA = Path(vega_datasets.__file__).parent / "_data"
 
@@ -27,7 +28,7 @@ def load(ingest, name: str):
 
 
 def table(path) -> pd.DataFrame:
-    return pq.read_table(path).drop_columns(["__ravid_row"]).to_pandas()
+    return rows_of(path)
 
 
 def close(a, b, tol=1e-9) -> bool:

@@ -8,7 +8,7 @@ from analytics_app.engine.errors import EngineError
 
 
 def rows(path):
-    return [{k: v for k, v in r.items() if k != "__ravid_row"} for r in pq.read_table(path).to_pylist()]
+    return [{k: v for k, v in r.items() if k != "__ravid_row"} for r in pq.read_table(path.path).to_pylist()]
 
 
 def test_types_and_tricky_values_round_trip(ingest):
@@ -83,7 +83,7 @@ def test_invalid_utf8_after_the_sample_fails_cleanly(ingest):
 
 def test_row_numbers_are_dense_and_ordered(ingest):
     path, _ = ingest("v\n" + "\n".join(str(i) for i in range(1000)) + "\n")
-    table = pq.read_table(path)
+    table = pq.read_table(path.path)
     assert table.column("__ravid_row").to_pylist() == list(range(1000))
 
 

@@ -1,12 +1,12 @@
 """DuckDB stays within its memory limit by spilling: a dedup over more data than the limit completes exactly."""
-from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from analytics_app.engine.dedup import deduplicate
 from analytics_app.engine.sql import Limits, connect
-from analytics_app.engine.tables import write_query
+from analytics_app.engine.tables import Table, write_query
+
+from .conftest import rows_of
 
 
 def test_dedup_larger_than_the_memory_limit_spills_and_completes(tmp_path):
@@ -19,9 +19,9 @@ def test_dedup_larger_than_the_memory_limit_spills_and_completes(tmp_path):
     spill = tmp_path / "spill"
     con = connect(Limits(memory_limit="64MB", threads=1, temp_dir=str(spill)))
     try:
-        result = deduplicate(con, source, ["k", "pad"], ["k"], "first", tmp_path / "out.parquet")
+        result = deduplicate(con, Table(source), ["k"], "first", tmp_path / "out")
     finally:
         con.close()
     assert result.row_count == 1_500_000
-    keys = pq.read_table(tmp_path / "out.parquet", columns=["k"]).column("k").to_pylist()
+    keys = rows_of(tmp_path / "out")["k"].tolist()
     assert keys == list(range(1_500_000)), "first of each key, in the original order"

@@ -1,6 +1,5 @@
 """dedup, unique and filter over ingested files, checked against pandas on the same data."""
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from analytics_app.engine.counting import value_counts
@@ -8,6 +7,8 @@ from analytics_app.engine.dedup import deduplicate
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.filtering import filter_rows
 from analytics_app.engine.predicates import Condition
+
+from .conftest import rows_of
 
 CSV = (
     "id,team,score,city,joined\n"
@@ -21,9 +22,8 @@ CSV = (
 )
 
 
-def user_rows(path):
-    table = pq.read_table(path).drop_columns(["__ravid_row"])
-    return table.to_pandas()
+def user_rows(table):
+    return rows_of(table)
 
 
 @pytest.fixture
@@ -35,12 +35,11 @@ def data(ingest):
 
 @pytest.mark.parametrize("keep", ["first", "last"])
 @pytest.mark.parametrize("key", [["team", "score", "city", "joined"], ["city"], ["score"]])
-def test_dedup_matches_pandas(con, out, data, key, keep):
+def test_dedup_matches_pandas(con, out_dir, data, key, keep):
     path, schema, frame = data
-    names = [c["name"] for c in schema]
-    result = deduplicate(con, path, names, key, keep, out)
+    result = deduplicate(con, path, key, keep, out_dir)
     expected = frame.drop_duplicates(subset=key, keep=keep).reset_index(drop=True)
-    got = user_rows(out)
+    got = user_rows(out_dir)
     assert result.row_count == len(expected)
     assert got["id"].tolist() == expected["id"].tolist()
 
@@ -71,11 +70,12 @@ def test_unique_counts_most_frequent_first_with_nulls(con, out, data):
         ([Condition("joined", "lt", "2024-02-01")], "all", lambda f: f["joined"] < pd.Timestamp("2024-02-01").date()),
     ],
 )
-def test_filter_matches_pandas(con, out, data, conditions, match, query):
+def test_filter_matches_pandas(con, out_dir, data, conditions, match, query):
     path, schema, frame = data
-    filter_rows(con, path, schema, conditions, match, out)
+    result = filter_rows(con, path, schema, conditions, match, out_dir)
     expected = frame[query(frame).fillna(False).astype(bool)]
-    assert user_rows(out)["id"].tolist() == expected["id"].tolist()
+    assert user_rows(out_dir)["id"].tolist() == expected["id"].tolist()
+    assert result.row_count == len(expected)
 
 
 @pytest.mark.parametrize(
@@ -89,14 +89,14 @@ def test_filter_matches_pandas(con, out, data, conditions, match, query):
         (Condition("score", "in", []), "non-empty list"),
     ],
 )
-def test_bad_conditions_are_named(con, out, data, condition, message):
+def test_bad_conditions_are_named(con, out_dir, data, condition, message):
     path, schema, _ = data
     with pytest.raises(EngineError) as caught:
-        filter_rows(con, path, schema, [condition], "all", out)
+        filter_rows(con, path, schema, [condition], "all", out_dir)
     assert message in caught.value.message
 
 
-def test_sql_in_values_and_column_names_is_data(con, out, ingest):
+def test_sql_in_values_and_column_names_is_data(con, out_dir, ingest):
     path, result = ingest('a"; DROP TABLE x; --,b\n1,x\n2,\'; DROP TABLE y; --\n')
-    filter_rows(con, path, result.columns, [Condition("b", "eq", "'; DROP TABLE y; --")], "all", out)
-    assert user_rows(out).to_dict("records") == [{'a"; DROP TABLE x; --': 2, "b": "'; DROP TABLE y; --"}]
+    filter_rows(con, path, result.columns, [Condition("b", "eq", "'; DROP TABLE y; --")], "all", out_dir)
+    assert user_rows(out_dir).to_dict("records") == [{'a"; DROP TABLE x; --': 2, "b": "'; DROP TABLE y; --"}]

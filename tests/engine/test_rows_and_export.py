@@ -45,17 +45,17 @@ def test_unknown_names_are_rejected(con, numbers):
         read_page(con, path, result.columns, None, [], [SortKey("y")], 1, 10)
 
 
-def test_formula_cells_are_escaped_in_csv_but_not_in_parquet(tmp_path, ingest):
+def test_formula_cells_are_escaped_in_csv_but_not_in_parquet(con, tmp_path, ingest):
     path, _ = ingest('a,b\n"=HYPERLINK(""http://x"")",1\n+1,2\n-2,3\n@SUM(A1),4\n"\tx",5\nplain,6\n')
-    csv_path = export_table(path, "csv", tmp_path / "out.csv")
+    csv_path = export_table(con, path, "csv", tmp_path / "out.csv")
     cells = [row[0] for row in csv.reader(io.StringIO(csv_path.read_text()))]
     assert cells == ["a", "'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "plain"]
-    parquet_path = export_table(path, "parquet", tmp_path / "out.parquet")
+    parquet_path = export_table(con, path, "parquet", tmp_path / "out.parquet")
     assert pq.read_table(parquet_path).column_names == ["a", "b"]
     assert pq.read_table(parquet_path).column("a").to_pylist()[1] == "+1"
 
 
-def test_json_export(tmp_path, ingest):
+def test_json_export(con, tmp_path, ingest):
     path, _ = ingest("a,d\n1,2024-01-02\n2,\n")
-    out = export_table(path, "json", tmp_path / "out.json")
+    out = export_table(con, path, "json", tmp_path / "out.json")
     assert json.loads(out.read_text()) == [{"a": 1, "d": "2024-01-02"}, {"a": 2, "d": None}]
