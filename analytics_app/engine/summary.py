@@ -1,6 +1,7 @@
 """Per-column profile of a table: counts, nulls, distinct values, and type-specific statistics."""
 
 import duckdb
+import numpy as np
 
 from .sql import quote_ident
 from .tables import Table
@@ -10,24 +11,97 @@ TOP_VALUES = 5
 STAT_FIELDS = ["mean", "std", "min", "p25", "p50", "p75", "max"]
 
 
-def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind: str) -> dict:
-    """One column's statistics in one query, so only that column is read and held."""
+IN_MEMORY_ROWS = 16_000_000  # up to this many rows a numeric column is profiled as one array (128 MB)
+BITMAP_MAX = 1 << 27  # a value grid this wide is counted with a bitmap of that many bytes
+DECIMAL_PLACES = 6
+TIME_STEPS = (86_400_000_000, 1_000_000, 1_000)  # a day, a second, a millisecond, in microseconds
+
+
+def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind: str, rows: int) -> dict:
+    """One column's statistics: moments in one DuckDB scan of that column; exact quartiles and distinct
+    count from the column held as one array when it fits, else from DuckDB (which spills)."""
     col = quote_ident(name)
-    parts, fields = [f"count({col})", f"count(DISTINCT {col})"], ["count", "distinct"]
+    in_memory = kind in NUMERIC + TEMPORAL and rows <= IN_MEMORY_ROWS
+    parts, fields = [f"count({col})"], ["count"]
+    if not in_memory:
+        parts.append(f"count(DISTINCT {col})")
+        fields.append("distinct")
     if kind in NUMERIC:
         value = f"CAST({col} AS DOUBLE)"
-        parts += [f"avg({value})", f"stddev_samp({value})", f"min({col})",
-                  f"quantile_cont({value}, [0.25, 0.5, 0.75])", f"max({col})"]
-        fields += ["mean", "std", "min", "quartiles", "max"]
+        parts += [f"avg({value})", f"stddev_samp({value})", f"min({col})", f"max({col})"]
+        fields += ["mean", "std", "min", "max"]
+        if not in_memory:
+            parts.append(f"quantile_cont({value}, [0.25, 0.5, 0.75])")
+            fields.append("quartiles")
     elif kind in TEMPORAL:
         parts += [f"min({col})", f"max({col})"]
         fields += ["min", "max"]
     row = con.execute(f"SELECT {', '.join(parts)} FROM {source.sql}", source.params).fetchall()[0]
     stats = dict(zip(fields, row))
+    if in_memory:
+        values = _column_array(con, source, col, kind)
+        distinct = _grid_distinct(values)
+        if distinct is None:
+            distinct = con.execute(f"SELECT count(DISTINCT {col}) FROM {source.sql}", source.params).fetchall()[0][0]
+        stats["distinct"] = distinct
+        if kind in NUMERIC:
+            stats["quartiles"] = [float(q) for q in np.quantile(values, [0.25, 0.5, 0.75])] if len(values) else None
     quartiles = stats.pop("quartiles", None)
     if kind in NUMERIC:
         stats["p25"], stats["p50"], stats["p75"] = quartiles if quartiles else (None, None, None)
     return {"type": kind, **{k: json_value(v) for k, v in stats.items()}}
+
+
+def _column_array(con: duckdb.DuckDBPyConnection, source: Table, col: str, kind: str) -> np.ndarray:
+    """The column's non-null values; dates and times as microseconds since the epoch."""
+    value = f"epoch_us(CAST({col} AS TIMESTAMP))" if kind in TEMPORAL else col
+    sql = f"SELECT {value} AS v FROM {source.sql} WHERE {col} IS NOT NULL"
+    return con.execute(sql, source.params).fetchnumpy()["v"]
+
+
+def _on_grid(values: np.ndarray, places: int) -> np.ndarray | None:
+    """values * 10**places as integers when that is exact for every value, else None."""
+    scale = 10.0**places
+    scaled = np.rint(values * scale)
+    if not np.isfinite(scaled).all() or np.abs(scaled).max() >= 2**53 or not np.array_equal(scaled / scale, values):
+        return None
+    return scaled.astype(np.int64)
+
+
+def _grid_distinct(values: np.ndarray) -> int | None:
+    """The exact number of distinct values when they sit on a grid narrow enough for a bitmap, else None.
+
+    Integers are their own grid; decimals with up to DECIMAL_PLACES places are scaled to integers (exactly:
+    each scaled value maps back to the same float); times are divided by the widest step that fits them all.
+    """
+    if len(values) == 0:
+        return 0
+    if values.dtype.kind == "f":
+        # The places are guessed from a sample and checked over every value (a miss tries one more place).
+        sample = values[:: max(len(values) // 1000, 1)]
+        places = next((p for p in range(DECIMAL_PLACES + 1) if _on_grid(sample, p) is not None), None)
+        grid = None
+        while places is not None and places <= DECIMAL_PLACES and grid is None:
+            grid = _on_grid(values, places)
+            places += 1
+        if grid is None:
+            return None
+    elif values.dtype.kind in "iu":
+        grid = values.astype(np.int64, copy=False)
+    else:
+        return None
+    low = int(grid.min())
+    offsets = grid - low
+    span = int(offsets.max())
+    step = 1
+    if span >= BITMAP_MAX:
+        step = next((s for s in TIME_STEPS if span // s < BITMAP_MAX and not np.any(offsets % s)), 0)
+        if not step:
+            return None
+        offsets //= step
+    seen = np.zeros(span // step + 1, dtype=bool)
+    seen[offsets] = True
+    return int(np.count_nonzero(seen))
 
 
 def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict], columns: list[str]) -> dict:
@@ -36,7 +110,7 @@ def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict],
     total = source.row_count()
     profile: dict[str, dict] = {}
     for name in columns:
-        entry = _column_stats(con, source, name, types[name])
+        entry = _column_stats(con, source, name, types[name], total)
         entry["nulls"] = total - entry["count"]
         if types[name] in (STRING, BOOLEAN):
             entry["top"] = top_values(con, source, name)

@@ -1,0 +1,59 @@
+"""The summary's exact distinct counts and quartiles from in-memory columns agree with pandas on values
+that do and do not fit a bitmap grid, and with DuckDB's own path when a column is too big for memory."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics_app.engine import summary
+from analytics_app.engine.summary import _grid_distinct, summarize
+
+RNG = np.random.default_rng(7)
+
+
+@pytest.mark.parametrize(
+    "values,on_grid",
+    [
+        (RNG.integers(-50, 50, 10_000), True),
+        (RNG.integers(0, 2**62, 1_000), False),                        # too wide, no common step
+        (RNG.integers(0, 10**8, 1_000) * 1_000_000, True),             # whole seconds over three years, in µs
+        (np.round(RNG.uniform(-1e4, 1e4, 10_000), 2), True),           # money
+        (np.round(RNG.uniform(0, 1, 10_000), 6), True),
+        (RNG.uniform(0, 1, 10_000), False),                            # full-precision floats
+        (np.array([0.1, 0.2, 0.30000000000000004, 0.3]), False),       # not all on one decimal grid
+        (np.array([-0.0, 0.0, 1.5]), True),
+        (np.array([], dtype=np.int64), True),
+    ],
+)
+def test_grid_distinct_is_exact_or_declines(values, on_grid):
+    got = _grid_distinct(values)
+    if on_grid:
+        assert got == len(pd.unique(values + 0.0 if values.dtype.kind == "f" else values))
+    else:
+        assert got is None
+
+
+CSV = "i,x,t,d,s\n" + "\n".join(
+    f"{i % 97},{round((i * 7919) % 1000 / 8, 3) if i % 5 else ''},2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00,"
+    f"2023-{1 + i % 12:02d}-01,s{i % 13}"
+    for i in range(5_000)
+) + "\n"
+
+
+def test_in_memory_and_duckdb_paths_give_pandas_figures(con, ingest, monkeypatch):
+    table, result = ingest(CSV)
+    frame = pd.read_csv(pd.io.common.StringIO(CSV), parse_dates=["t", "d"])
+    names = [c["name"] for c in result.columns]
+    fast = summarize(con, table, result.columns, names)
+    monkeypatch.setattr(summary, "IN_MEMORY_ROWS", 0)
+    slow = summarize(con, table, result.columns, names)
+    for name in names:
+        for field in ("count", "distinct", "min", "max", "p25", "p50", "p75"):
+            assert fast["columns"][name].get(field) == slow["columns"][name].get(field), (name, field)
+    for name in ("i", "x"):
+        col = fast["columns"][name]
+        assert col["distinct"] == frame[name].nunique()
+        assert [col["p25"], col["p50"], col["p75"]] == pytest.approx(frame[name].quantile([0.25, 0.5, 0.75]).tolist())
+        assert col["std"] == pytest.approx(frame[name].std())
+    assert fast["columns"]["t"]["distinct"] == frame["t"].nunique()
+    assert fast["columns"]["d"]["distinct"] == frame["d"].nunique() == 12
+    assert fast["columns"]["x"]["nulls"] == frame["x"].isna().sum()
