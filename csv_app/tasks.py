@@ -2,14 +2,25 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from .services.datasets import datasets_purge_expired
 from .services.tasks import task_execute, tasks_sweep_stale, worker_identity
+from .storage import warm_engine
 
 logger = logging.getLogger("ravid.worker")
+
+
+@worker_process_init.connect
+def _warm_pool_process(**_) -> None:
+    """Each pool process makes its DuckDB as it starts, not in its first task."""
+    try:
+        warm_engine()
+    except Exception:  # a task would report the same problem; starting the process must not fail on it
+        logger.exception("could not prepare DuckDB in a new pool process")
 
 
 @shared_task(name="csv_app.tasks.run_task", bind=True, acks_late=True, reject_on_worker_lost=True)

@@ -68,3 +68,12 @@ def test_manage_check_deploy_passes_with_production_settings(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
+
+
+def test_a_web_process_makes_its_duckdb_as_it_starts(tmp_path):
+    """The first rows request must not pay for creating the engine (the deep-page bar is 50 ms)."""
+    code = ("import ravid_project.wsgi\nfrom analytics_app.engine import sql\nimport os\n"
+            "print(sorted(pid for pid, _ in sql._process_db) == [os.getpid()])")
+    env = dict(os.environ, MEDIA_ROOT=str(tmp_path))
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "True", done.stdout + done.stderr
