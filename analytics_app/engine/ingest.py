@@ -1,4 +1,4 @@
-"""Turning an uploaded CSV into a typed Parquet file in two DuckDB passes: infer types, then write."""
+"""Turning an uploaded CSV into a typed Parquet file, in one DuckDB pass when the sample's types hold."""
 import codecs
 import logging
 import re
@@ -191,8 +191,12 @@ def _detail_sql(names: list[str], kinds: dict[str, str]) -> tuple[list[str], lis
     return parts, params, layout
 
 
-def _select_expr(name: str, kind: str, as_text: bool, params: list) -> str:
-    """The write pass's expression for a column: native, or text cast with nulls for tokens."""
+def _select_expr(name: str, kind: str, as_text: bool, params: list, strict: bool = True) -> str:
+    """The write pass's expression for a column: native, or text cast with nulls for tokens.
+
+    Not `strict`, a value that does not convert becomes null instead of failing the pass (the caller
+    flags such values separately).
+    """
     col = quote_ident(name)
     if kind == "string":
         return col
@@ -200,13 +204,14 @@ def _select_expr(name: str, kind: str, as_text: bool, params: list) -> str:
         return f"CAST({col} AS TIMESTAMP) AS {col}" if kind == "datetime:iso" else col
     params.append(NULL_TOKENS)
     guard = f"CASE WHEN list_contains(?, lower(trim({col}))) THEN NULL ELSE "
+    cast, parse = ("CAST", "strptime") if strict else ("TRY_CAST", "try_strptime")
     if kind in CASTS:
-        value = f"CAST(trim({col}) AS {CASTS[kind]})"
+        value = f"{cast}(trim({col}) AS {CASTS[kind]})"
         if kind == "datetime:iso":
             value = f"CAST({value} AS TIMESTAMP)"
     else:
         params.append(kind.split(":", 1)[1])
-        value = f"strptime(trim({col}), ?)" + ("::DATE" if kind.startswith("date:") else "")
+        value = f"{parse}(trim({col}), ?)" + ("::DATE" if kind.startswith("date:") else "")
     return f"{guard}{value} END AS {col}"
 
 
@@ -237,33 +242,58 @@ def _aggregate(con, path: Path, dialect: Dialect, read_types: dict, parts: list[
         raise _friendly_csv_error(exc) from None
 
 
-def _verify(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str, str], text_read: set[str],
-            on_progress: ProgressFn) -> set[str]:
-    """Check every row: narrow `kinds` where a value breaks them. Returns the columns the write pass must
-    read as text (null tokens, custom date formats, integers that turned out to be floats).
+def _write_checked(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str, str], text_read: set[str],
+                   dest: Path, on_progress: ProgressFn) -> tuple[TableResult, set[str]]:
+    """Write `dest` with the sample's types in one pass, checking every value on the way.
 
-    One pass parses natively where parsing is exact and tests the rest cheaply; only columns where
-    something looked odd are looked at in detail, in a second pass over just those columns.
+    Native columns are parsed by DuckDB, and a value that does not parse lands in a rejects table; the
+    columns read as text are converted leniently beside a flag that is true for a present value, not a null
+    token, that is not plainly of the type. Returns the result and the columns where something did not fit:
+    when there are none, the file written is the final one.
     """
     read_types = {n: ("VARCHAR" if n in text_read or kinds[n] == "string" else CASTS[kinds[n]]) for n in names}
-    quick = [n for n in names if n in text_read]
-    native = [n for n in names if n not in text_read and kinds[n] != "string"]
-    parts, params = [], []
-    for name in quick:
-        col = quote_ident(name)
-        parts.append(f"count(*) FILTER (WHERE {col} IS NOT NULL AND {_odd_sql(col, kinds[name], params)})")
-    # Referencing the native columns makes DuckDB convert them, so bad values land in the rejects table.
-    parts += [f"count({quote_ident(name)})" for name in native]
+    params: list = []
+    select, flags = [], {}
+    for i, name in enumerate(names):
+        col, kind = quote_ident(name), kinds[name]
+        if name not in text_read:
+            select.append(_select_expr(name, kind, False, params))
+            continue
+        if kind in CASTS:  # a null token, like any text that is not a number, casts to null
+            select.append(f"TRY_CAST({col} AS {CASTS[kind]}) AS {col}" if kind != "datetime:iso" else
+                          f"CAST(TRY_CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP) AS {col}")
+        else:
+            select.append(_select_expr(name, kind, True, params, strict=False))
+        flag = f"__ravid_odd_{i}"
+        if kind == "integer":  # plain digits print back as themselves; a cheaper test than CANONICAL_INT
+            odd = f"CAST(TRY_CAST({col} AS BIGINT) AS VARCHAR) IS DISTINCT FROM {col} AND {col} <> '-0'"
+        else:
+            odd = _odd_sql(col, kind, params)
+        params.append(NULL_TOKENS)
+        select.append(f"({col} IS NOT NULL AND {odd} AND NOT list_contains(?, lower(trim({col})))) AS {quote_ident(flag)}")
+        flags[flag] = name
     rejects = f"ravid_rejects_{uuid.uuid4().hex}"
+    source, source_params = _typed_source(path, dialect.delimiter, read_types, rejects)
+    sql = f"SELECT {', '.join(select)} FROM {source}"
     try:
-        counts = _aggregate(con, path, dialect, read_types, parts, params, on_progress, rejects)
-        odd = {name for name, n in zip(quick, counts[1:]) if n} | _raise_rejects(con, rejects)
+        result = run_with_progress(
+            con, lambda c: write_query(c, sql, params + source_params, dest, tuple(flags)), "reading", on_progress
+        )
+        odd = {flags[f] for f in result.flagged} | _raise_rejects(con, rejects)
+    except duckdb.Error as exc:
+        raise _friendly_csv_error(exc) from None
     finally:
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects + '_errors')}; "
                     f"DROP TABLE IF EXISTS {quote_ident(rejects + '_scans')}")
+    return result, odd
+
+
+def _settle(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str, str], odd: set[str],
+            on_progress: ProgressFn) -> set[str]:
+    """Look at the columns where something did not fit in detail, over every row: narrow `kinds` where a value
+    breaks them. Returns the columns the write pass must read as text (null tokens, custom date formats,
+    integers that turned out to be floats)."""
     as_text = {n for n in names if kinds[n].startswith(("date:", "datetime:")) and kinds[n] not in NATIVE}
-    if not odd:
-        return as_text
     detail = sorted(odd, key=names.index)
     parts, params, layout = _detail_sql(detail, kinds)
     counts = _aggregate(con, path, dialect, {n: "VARCHAR" for n in names}, parts, params, on_progress)
@@ -293,8 +323,9 @@ def ingest_csv(
 ) -> TableResult:
     """Read the CSV at `src` (already sniffed) and write a typed Parquet file at `dest`.
 
-    Types are proposed from the first rows, verified over every row in one pass that parses natively
-    where it can, and the file is then read once more, typed, straight into Parquet.
+    Types are proposed from the first rows and checked over every row while the file is written, in one
+    pass. Only when a value does not fit (a leading zero, a token, a float among integers) are the columns
+    concerned looked at in detail and the file written once more with the settled types.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     names = list(dialect.columns)
@@ -320,7 +351,11 @@ def ingest_csv(
             kinds[name] = _candidate(values)
             if kinds[name] != "string" and (kinds[name] not in NATIVE or _has_tokens(values)):
                 text_read.add(name)
-        as_text = _verify(con, utf8_path, dialect, names, kinds, text_read, on_progress)
+        result, odd = _write_checked(con, utf8_path, dialect, names, kinds, text_read, dest, on_progress)
+        if not odd:
+            return result
+        logger.info("types settled in a second pass", extra={"columns": sorted(odd)})
+        as_text = _settle(con, utf8_path, dialect, names, kinds, odd | text_read, on_progress)
 
         read_types = {n: ("VARCHAR" if n in as_text or kinds[n] == "string" else CASTS[kinds[n]]) for n in names}
         select_params: list = []

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .sql import PARQUET, ROW_ID, quote_ident
@@ -72,6 +73,7 @@ class TableResult:
     columns: list[dict]
     value: dict | list | None = None
     files: dict = field(default_factory=dict)
+    flagged: set[str] = field(default_factory=set)
 
 
 def columns_of_schema(schema: pa.Schema) -> list[dict]:
@@ -82,18 +84,27 @@ def read_columns(path: Path) -> list[dict]:
     return columns_of_schema(pq.read_schema(path))
 
 
-def write_query(con: duckdb.DuckDBPyConnection, sql: str, params: list, dest: Path) -> TableResult:
-    """Stream a query's rows into `dest` as Parquet with a row number column, via a temporary name."""
+def write_query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list, dest: Path, flags: tuple[str, ...] = ()
+) -> TableResult:
+    """Stream a query's rows into `dest` as Parquet with a row number column, via a temporary name.
+
+    `flags` name boolean columns of the query that are not written; `flagged` tells which were ever true.
+    """
     reader = con.sql(sql, params=params).to_arrow_reader(ROWS_PER_GROUP)
-    return write_batches(reader, dest)
+    return write_batches(reader, dest, flags)
 
 
-def write_batches(reader: pa.RecordBatchReader, dest: Path) -> TableResult:
+def write_batches(reader: pa.RecordBatchReader, dest: Path, flags: tuple[str, ...] = ()) -> TableResult:
     """Write every batch with a dense row number; producing and writing overlap in two threads."""
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    schema = reader.schema.append(pa.field(ROW_ID, pa.int64(), nullable=False))
-    text_columns = [f.name for f in reader.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    kept = [f for f in reader.schema if f.name not in flags]
+    schema = pa.schema(kept, metadata=reader.schema.metadata).append(pa.field(ROW_ID, pa.int64(), nullable=False))
+    text_columns = [f.name for f in kept if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    flag_at = [reader.schema.get_field_index(name) for name in flags]
+    keep_at = [i for i, f in enumerate(reader.schema) if f.name not in flags]
+    flagged: set[str] = set()
     pending: queue.Queue = queue.Queue(maxsize=4)
     failure: list[BaseException] = []
 
@@ -117,8 +128,11 @@ def write_batches(reader: pa.RecordBatchReader, dest: Path) -> TableResult:
                         break
                     if batch.num_rows == 0:
                         continue
+                    for name, i in zip(flags, flag_at):
+                        if name not in flagged and pc.any(batch.column(i)).as_py():
+                            flagged.add(name)
                     ids = pa.array(np.arange(rows, rows + batch.num_rows, dtype=np.int64))
-                    pending.put(pa.RecordBatch.from_arrays([*batch.columns, ids], schema=schema))
+                    pending.put(pa.RecordBatch.from_arrays([*(batch.column(i) for i in keep_at), ids], schema=schema))
                     rows += batch.num_rows
             finally:
                 pending.put(None)
@@ -129,7 +143,7 @@ def write_batches(reader: pa.RecordBatchReader, dest: Path) -> TableResult:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return TableResult(row_count=rows, columns=columns_of_schema(schema))
+    return TableResult(row_count=rows, columns=columns_of_schema(schema), flagged=flagged)
 
 
 def _kept_per_group(selection: Path) -> list[int]:

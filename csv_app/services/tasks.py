@@ -37,7 +37,8 @@ INTERNAL_ERROR = "The operation failed because of an internal error; it has been
 STAGES = {
     "queued": (0, 0),
     "decoding": (0, 30),
-    "inferring types": (30, 50),
+    "reading": (30, 97),  # the one pass of an ingest whose sampled types hold
+    "inferring types": (30, 50),  # when they do not: a detailed look, then "writing" again
     "writing": (50, 97),
     "computing": (2, 95),
     "rendering": (2, 95),

@@ -123,3 +123,42 @@ def test_a_failed_ingest_leaves_nothing_behind_for_the_next_one(ingest):
     lines = ["a,b"] + [f"{i},x" for i in range(25000)] + ["NA,y"]
     path, result = ingest("\n".join(lines) + "\n", name="good.csv")
     assert result.row_count == 25001 and result.columns[0] == {"name": "a", "type": "integer"}
+
+
+def _stages(tmp_path, text: str) -> tuple[list[str], list[dict], list[dict]]:
+    from analytics_app.engine.ingest import ingest_csv
+    from analytics_app.engine.sniff import sniff
+    from analytics_app.engine.sql import Limits
+    from analytics_app.engine.tables import Table
+
+    src = tmp_path / "staged.csv"
+    src.write_text(text)
+    seen: list[str] = []
+
+    def record(stage: str, percent: float) -> bool:
+        if stage not in seen:
+            seen.append(stage)
+        return True
+
+    dialect = sniff(text.encode(), complete=True, max_columns=10)
+    result = ingest_csv(src, tmp_path / "staged.parquet", dialect, Limits(memory_limit="256MB", threads=1),
+                        tmp_path / "work", record)
+    return seen, result.columns, rows(Table(tmp_path / "staged.parquet"))
+
+
+def test_a_file_whose_sampled_types_hold_is_read_once(tmp_path):
+    lines = ["id,amount,code,when"] + [f"{i},{i}.25,{'NA' if i == 24000 else i},2024-01-02" for i in range(25000)]
+    stages, columns, got = _stages(tmp_path, "\n".join(lines) + "\n")
+    assert stages == ["reading"], "one pass: a late null token does not need a second look"
+    assert [c["type"] for c in columns] == ["integer", "float", "integer", "date"]
+    assert got[24000]["code"] is None and got[24001]["code"] == 24001
+
+
+def test_a_late_misfit_settles_types_in_a_second_pass_and_keeps_other_columns_right(tmp_path):
+    # `code` gets a null token after the sample (fine on its own), `zip` a leading zero (not an integer).
+    lines = ["code,zip"] + [f"{'NA' if i == 24000 else i},{10000 + i}" for i in range(25000)] + ["5,00501"]
+    stages, columns, got = _stages(tmp_path, "\n".join(lines) + "\n")
+    assert stages == ["reading", "inferring types", "writing"]
+    assert columns == [{"name": "code", "type": "integer"}, {"name": "zip", "type": "string"}]
+    assert got[24000] == {"code": None, "zip": "34000"} and got[-1] == {"code": 5, "zip": "00501"}
+    assert len(got) == 25001
