@@ -137,18 +137,14 @@ NATIVE = {"float": "DOUBLE", "boolean": "BOOLEAN", "date:iso": "DATE", "datetime
 CASTS = {"integer": "BIGINT", **NATIVE}
 
 
-CANONICAL_INT = "-?(0|[1-9][0-9]{0,17})"
-
-
 def _has_tokens(values: list[str | None]) -> bool:
     return any(v is not None and v.strip() != "" and v.strip().lower() in NULL_TOKENS for v in values)
 
 
 def _odd_sql(col: str, kind: str, params: list) -> str:
     """True for a present text value that is not plainly of `kind` (a token, a leading zero, junk)."""
-    if kind == "integer":
-        params.append(CANONICAL_INT)
-        return f"NOT regexp_full_match({col}, ?)"
+    if kind == "integer":  # plain digits (no sign but '-', no leading zero) print back as themselves
+        return f"CAST(TRY_CAST({col} AS BIGINT) AS VARCHAR) IS DISTINCT FROM {col} AND {col} <> '-0'"
     if kind in CASTS:
         return f"TRY_CAST({col} AS {CASTS[kind]}) IS NULL"
     params.append(kind.split(":", 1)[1])
@@ -265,10 +261,7 @@ def _write_checked(con, path: Path, dialect: Dialect, names: list[str], kinds: d
         else:
             select.append(_select_expr(name, kind, True, params, strict=False))
         flag = f"__ravid_odd_{i}"
-        if kind == "integer":  # plain digits print back as themselves; a cheaper test than CANONICAL_INT
-            odd = f"CAST(TRY_CAST({col} AS BIGINT) AS VARCHAR) IS DISTINCT FROM {col} AND {col} <> '-0'"
-        else:
-            odd = _odd_sql(col, kind, params)
+        odd = _odd_sql(col, kind, params)
         params.append(NULL_TOKENS)
         select.append(f"({col} IS NOT NULL AND {odd} AND NOT list_contains(?, lower(trim({col})))) AS {quote_ident(flag)}")
         flags[flag] = name
