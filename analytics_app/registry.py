@@ -22,6 +22,7 @@ class RunContext:
     result_dir: Path
     limits: Limits
     on_progress: ProgressFn = no_progress
+    profile: dict | None = None  # the source's saved column profile, when it has one
 
     @property
     def types(self) -> dict[str, str]:

@@ -1,4 +1,11 @@
-"""Per-column profile of a table: counts, nulls, distinct values, and type-specific statistics."""
+"""Per-column profile of a table: counts, nulls, distinct values, and type-specific statistics.
+
+A dataset's profile is computed once when it is ingested and saved beside it (PROFILE_FILE).
+"""
+import json
+import os
+import uuid
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -140,3 +147,31 @@ def summary_rows(profile: dict) -> list[dict]:
             "top": None if top is None else ", ".join(f"{t['value']} ({t['count']})" for t in top),
         })
     return rows
+
+
+PROFILE_FILE = "profile.json"
+
+
+def save_profile(profile: dict, dest: Path) -> None:
+    """Write a table's profile beside it (under a temporary name, then renamed)."""
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(json.dumps(profile, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_profile(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def profile_of(profile: dict | None, columns: list[str]) -> dict | None:
+    """The part of a saved profile that covers `columns`, or None when it does not cover them all."""
+    if not profile or any(name not in profile.get("columns", {}) for name in columns):
+        return None
+    return {"row_count": profile["row_count"], "columns": {name: profile["columns"][name] for name in columns}}

@@ -16,7 +16,10 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from analytics_app.engine.errors import Cancelled, EngineError
+from analytics_app.engine.execution import run_with_progress
 from analytics_app.engine.ingest import ingest_csv
+from analytics_app.engine.sql import connect
+from analytics_app.engine.summary import PROFILE_FILE, load_profile, save_profile, summarize
 from analytics_app.engine.sniff import Dialect
 from analytics_app.registry import ChartResult, RunContext, get_operation
 from analytics_app.engine.tables import Table, TableResult
@@ -37,9 +40,10 @@ INTERNAL_ERROR = "The operation failed because of an internal error; it has been
 STAGES = {
     "queued": (0, 0),
     "decoding": (0, 30),
-    "reading": (30, 97),  # the one pass of an ingest whose sampled types hold
+    "reading": (30, 80),  # the one pass of an ingest whose sampled types hold
     "inferring types": (30, 50),  # when they do not: a detailed look, then "writing" again
-    "writing": (50, 97),
+    "writing": (50, 80),
+    "profiling": (80, 97),
     "computing": (2, 95),
     "rendering": (2, 95),
     "done": (100, 100),
@@ -264,8 +268,11 @@ def _run_ingest(task: Task, reporter: ProgressReporter, work_dir: Path) -> str:
     )
     tmp_parquet = work_dir / "data.parquet"
     result = ingest_csv(source, tmp_parquet, dialect, engine_limits(), work_dir, reporter)
+    profiled = settings.PROFILE_ON_INGEST and _profile(Table(tmp_parquet), result.columns, work_dir / PROFILE_FILE, reporter)
     final = dataset_dir(dataset.id) / "data.parquet"
     os.replace(tmp_parquet, final)
+    if profiled:
+        os.replace(work_dir / PROFILE_FILE, final.with_name(PROFILE_FILE))
     with transaction.atomic():
         if not _finish(task, S.SUCCESS, stage="done", progress_current=100, result_kind=Task.ResultKind.NONE,
                        result_row_count=result.row_count, result_columns=result.columns):
@@ -278,6 +285,22 @@ def _run_ingest(task: Task, reporter: ProgressReporter, work_dir: Path) -> str:
     return S.SUCCESS
 
 
+def _profile(table: Table, columns: list[dict], dest: Path, reporter: ProgressReporter) -> bool:
+    """Save the new dataset's column profile; a failure here only means summaries are computed on demand."""
+    con = connect(engine_limits())
+    try:
+        names = [c["name"] for c in columns]
+        save_profile(run_with_progress(con, lambda c: summarize(c, table, columns, names), "profiling", reporter), dest)
+        return True
+    except Cancelled:
+        raise
+    except Exception:
+        logger.exception("profiling the dataset failed; summaries will be computed when asked")
+        return False
+    finally:
+        con.close()
+
+
 def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> str:
     op = get_operation(task.operation)
     if op is None:
@@ -288,12 +311,14 @@ def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> st
         source = task_result_table(source_task) if source_task else None
         if source is None or not source.exists():
             raise EngineError("The task result this operation reads no longer exists.")
-        schema = source_task.result_columns
+        schema, profile = source_task.result_columns, None
     else:
         if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
             raise EngineError("The dataset is not ready.")
         source, schema = Table(media_path(dataset.parquet_file)), dataset.columns
-    ctx = RunContext(source=source, schema=schema, result_dir=work_dir, limits=engine_limits(), on_progress=reporter)
+        profile = load_profile(source.path.with_name(PROFILE_FILE))
+    ctx = RunContext(source=source, schema=schema, result_dir=work_dir, limits=engine_limits(), on_progress=reporter,
+                     profile=profile)
     outcome = op.run(ctx, task.parameters)
     fields = {"stage": "done", "progress_current": 100}
     if isinstance(outcome, TableResult):

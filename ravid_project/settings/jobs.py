@@ -66,3 +66,5 @@ CELERY_BEAT_SCHEDULE = {
 # The engine's resources per worker process.
 DUCKDB_MEMORY_LIMIT = env.str("DUCKDB_MEMORY_LIMIT", default="600MB")
 DUCKDB_THREADS = env.int("DUCKDB_THREADS", default=2)
+# Profile each dataset as it is ingested (a few seconds per 10 M rows), so `summary` answers at once.
+PROFILE_ON_INGEST = env.bool("PROFILE_ON_INGEST", default=True)

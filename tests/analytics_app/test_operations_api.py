@@ -1,5 +1,6 @@
 """The analytics catalogue through the HTTP API: results, charts, bad input, chaining and sharing."""
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -32,6 +33,30 @@ def test_summary_result_has_a_value_and_a_table(sales, run_operation):
     assert value["country"]["top"][0] == {"value": "FR", "count": 3}
     assert value["day"] == {"type": "date", "count": 6, "distinct": 6, "min": "2024-01-01", "max": "2024-03-01", "nulls": 0}
     assert [row["column"] for row in body["result"]["data"]] == ["revenue", "country", "day"]
+
+
+def test_a_dataset_is_profiled_when_ingested_and_summary_answers_from_it(settings, ready_dataset, run_operation):
+    from csv_app.models import Dataset
+    from csv_app.storage import media_path
+
+    file_id = ready_dataset(SALES)
+    profile_file = media_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json")
+    assert profile_file.exists()
+    saved = run_operation(file_id, "summary")["result"]
+    assert saved["value"]["revenue"]["p50"] == 90.25 and saved["value"]["units"]["distinct"] == 6
+    marked = json.loads(profile_file.read_text())
+    marked["columns"]["units"]["distinct"] = -1
+    profile_file.write_text(json.dumps(marked))
+    assert run_operation(file_id, "summary", columns=["units"])["result"]["value"]["units"]["distinct"] == -1, \
+        "answered from the saved profile, without reading the data"
+    profile_file.unlink()
+    computed = run_operation(file_id, "summary", columns=["revenue", "units"])["result"]
+    assert computed["value"] == {k: saved["value"][k] for k in ("revenue", "units")}
+    assert computed["data"] == [row for row in saved["data"] if row["column"] in ("revenue", "units")]
+    settings.PROFILE_ON_INGEST = False
+    plain = ready_dataset(SALES, name="plain.csv")
+    assert not media_path(Dataset.objects.get(id=plain).parquet_file).with_name("profile.json").exists()
+    assert run_operation(plain, "summary")["result"]["value"] == saved["value"]
 
 
 def test_statistics_for_one_group(sales, run_operation):
