@@ -227,8 +227,8 @@ def _raise_rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> set[str]:
 
 
 def _aggregate(con, path: Path, dialect: Dialect, read_types: dict, parts: list[str], params: list,
-               on_progress: ProgressFn, rejects: str | None = None) -> tuple:
-    source, source_params = _typed_source(path, dialect.delimiter, read_types, rejects)
+               on_progress: ProgressFn) -> tuple:
+    source, source_params = _typed_source(path, dialect.delimiter, read_types)
     sql = f"SELECT {', '.join(['count(*)', *parts])} FROM {source}"
     try:
         return run_with_progress(

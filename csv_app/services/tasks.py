@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -292,9 +293,7 @@ def _profile(table: Table, columns: list[dict], dest: Path, reporter: ProgressRe
         names = [c["name"] for c in columns]
         save_profile(run_with_progress(con, lambda c: summarize(c, table, columns, names), "profiling", reporter), dest)
         return True
-    except Cancelled:
-        raise
-    except Exception:
+    except (duckdb.Error, EngineError, MemoryError, OSError, ValueError):
         logger.exception("profiling the dataset failed; summaries will be computed when asked")
         return False
     finally:

@@ -209,3 +209,20 @@ def test_deleting_the_source_task_fails_the_derived_one_clearly(client_a, sales,
     client_a.delete(f"/api/tasks/{filtered['task_id']}/")
     assert run_pending(r.json()["task_id"]) == "FAILURE"
     assert Task.objects.get(id=r.json()["task_id"]).error == "The task result this operation reads no longer exists."
+
+
+def test_a_failed_profile_does_not_fail_the_ingest(monkeypatch, ready_dataset, run_operation):
+    import duckdb
+
+    from csv_app.models import Dataset
+    from csv_app.services import tasks as task_services
+    from csv_app.storage import media_path
+
+    def broken(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("no memory for the profile")
+
+    monkeypatch.setattr(task_services, "summarize", broken)
+    file_id = ready_dataset(SALES)  # asserts the ingest succeeded
+    assert not media_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json").exists()
+    monkeypatch.undo()
+    assert run_operation(file_id, "summary", columns=["units"])["result"]["value"]["units"]["distinct"] == 6
