@@ -59,8 +59,13 @@ def correlate(con: duckdb.DuckDBPyConnection, source: Table, columns: list[str],
         return _pearson_matrix(con, source, columns)
     pair = {"spearman": _spearman, "kendall": _kendall}[method]
     matrix: dict[str, dict[str, float | None]] = {a: {} for a in columns}
-    for a in columns:
-        matrix[a][a] = _clean(pair(con, source, a, a))
+    # A column against itself is 1 when it varies at all and undefined otherwise: one scan, no ranking.
+    varies = con.execute(
+        f"SELECT {', '.join(f'min({quote_ident(a)}) < max({quote_ident(a)})' for a in columns)} FROM {source.sql}",
+        source.params,
+    ).fetchall()[0]
+    for a, moves in zip(columns, varies):
+        matrix[a][a] = 1.0 if moves else None
     for a, b in combinations(columns, 2):
         value = _clean(pair(con, source, a, b))
         matrix[a][b] = matrix[b][a] = value

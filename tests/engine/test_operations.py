@@ -100,3 +100,18 @@ def test_sql_in_values_and_column_names_is_data(con, out_dir, ingest):
     path, result = ingest('a"; DROP TABLE x; --,b\n1,x\n2,\'; DROP TABLE y; --\n')
     filter_rows(con, path, result.columns, [Condition("b", "eq", "'; DROP TABLE y; --")], "all", out_dir)
     assert user_rows(out_dir).to_dict("records") == [{'a"; DROP TABLE x; --': 2, "b": "'; DROP TABLE y; --"}]
+
+
+@pytest.mark.parametrize("method", ["spearman", "kendall"])
+def test_rank_correlation_diagonal_is_one_or_undefined_as_pandas(con, ingest, method):
+    from analytics_app.engine.correlation import correlate
+
+    path, _ = ingest("a,b,c\n1,5,7\n2,,7\n3,4,7\n4,1,7\n")
+    frame = rows_of(path)
+    matrix = correlate(con, path, ["a", "b", "c"], method)
+    expected = frame.corr(method=method)
+    expected.loc["c", "c"] = float("nan")  # pandas writes 1 on Kendall's diagonal even for a constant column
+    for x in "abc":
+        for y in "abc":
+            want = expected.loc[x, y]
+            assert (matrix[x][y] is None) if pd.isna(want) else matrix[x][y] == pytest.approx(want), (x, y)
