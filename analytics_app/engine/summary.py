@@ -25,38 +25,74 @@ TIME_STEPS = (86_400_000_000, 1_000_000, 1_000)  # a day, a second, a millisecon
 
 
 def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind: str, rows: int) -> dict:
-    """One column's statistics: moments in one DuckDB scan of that column; exact quartiles and distinct
-    count from the column held as one array when it fits, else from DuckDB (which spills)."""
+    """One column's statistics, reading only that column. A number or time column that fits in memory is
+    read once as an array (moments, exact quartiles, exact distinct count); text and booleans are grouped
+    once (distinct count and most frequent values); anything bigger is left to DuckDB, which spills."""
     col = quote_ident(name)
-    in_memory = kind in NUMERIC + TEMPORAL and rows <= IN_MEMORY_ROWS
+    if kind in NUMERIC and rows <= IN_MEMORY_ROWS:
+        return {"type": kind, **_numeric_in_memory(con, source, col, kind)}
+    if kind in (STRING, BOOLEAN):
+        return {"type": kind, **_grouped(con, source, col)}
+    in_memory = kind in TEMPORAL and rows <= IN_MEMORY_ROWS
     parts, fields = [f"count({col})"], ["count"]
     if not in_memory:
         parts.append(f"count(DISTINCT {col})")
         fields.append("distinct")
     if kind in NUMERIC:
         value = f"CAST({col} AS DOUBLE)"
-        parts += [f"avg({value})", f"stddev_samp({value})", f"min({col})", f"max({col})"]
-        fields += ["mean", "std", "min", "max"]
-        if not in_memory:
-            parts.append(f"quantile_cont({value}, [0.25, 0.5, 0.75])")
-            fields.append("quartiles")
+        parts += [f"avg({value})", f"stddev_samp({value})", f"min({col})", f"max({col})",
+                  f"quantile_cont({value}, [0.25, 0.5, 0.75])"]
+        fields += ["mean", "std", "min", "max", "quartiles"]
     elif kind in TEMPORAL:
         parts += [f"min({col})", f"max({col})"]
         fields += ["min", "max"]
     row = con.execute(f"SELECT {', '.join(parts)} FROM {source.sql}", source.params).fetchall()[0]
     stats = dict(zip(fields, row))
     if in_memory:
-        values = _column_array(con, source, col, kind)
-        distinct = _grid_distinct(values)
-        if distinct is None:
-            distinct = con.execute(f"SELECT count(DISTINCT {col}) FROM {source.sql}", source.params).fetchall()[0][0]
-        stats["distinct"] = distinct
-        if kind in NUMERIC:
-            stats["quartiles"] = [float(q) for q in np.quantile(values, [0.25, 0.5, 0.75])] if len(values) else None
+        stats["distinct"] = _distinct(con, source, col, _column_array(con, source, col, kind))
     quartiles = stats.pop("quartiles", None)
     if kind in NUMERIC:
         stats["p25"], stats["p50"], stats["p75"] = quartiles if quartiles else (None, None, None)
     return {"type": kind, **{k: json_value(v) for k, v in stats.items()}}
+
+
+def _numeric_in_memory(con: duckdb.DuckDBPyConnection, source: Table, col: str, kind: str) -> dict:
+    """count, mean, sample std, min, max, linearly interpolated quartiles and distinct count, as pandas."""
+    values = _column_array(con, source, col, kind)
+    n = len(values)
+    if n == 0:
+        return {"count": 0, "distinct": 0, **dict.fromkeys(["mean", "std", "min", "max", "p25", "p50", "p75"])}
+    as_float = values.astype(np.float64, copy=False)
+    p25, p50, p75 = (float(q) for q in np.quantile(as_float, [0.25, 0.5, 0.75]))
+    return {
+        "count": n,
+        "mean": float(np.mean(as_float)),
+        "std": float(np.std(as_float, ddof=1)) if n > 1 else None,
+        "min": json_value(values.min().item()),
+        "max": json_value(values.max().item()),
+        "distinct": _distinct(con, source, col, values),
+        "p25": p25, "p50": p50, "p75": p75,
+    }
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, source: Table, col: str, values: np.ndarray) -> int:
+    distinct = _grid_distinct(values)
+    if distinct is None:
+        distinct = con.execute(f"SELECT count(DISTINCT {col}) FROM {source.sql}", source.params).fetchall()[0][0]
+    return distinct
+
+
+def _grouped(con: duckdb.DuckDBPyConnection, source: Table, col: str, limit: int = TOP_VALUES) -> dict:
+    """Non-null count, distinct count and the most frequent values (ties by value) from one grouping."""
+    rows = con.execute(
+        f"SELECT v, n, count(*) OVER (), sum(n) OVER () FROM (SELECT {col} AS v, count(*) AS n FROM {source.sql} "
+        f"WHERE {col} IS NOT NULL GROUP BY {col}) ORDER BY n DESC, v ASC LIMIT ?",
+        [*source.params, limit],
+    ).fetchall()
+    if not rows:
+        return {"count": 0, "distinct": 0, "top": []}
+    return {"count": int(rows[0][3]), "distinct": rows[0][2],
+            "top": [{"value": json_value(v), "count": n} for v, n, _, _ in rows]}
 
 
 def _column_array(con: duckdb.DuckDBPyConnection, source: Table, col: str, kind: str) -> np.ndarray:
@@ -119,20 +155,8 @@ def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict],
     for name in columns:
         entry = _column_stats(con, source, name, types[name], total)
         entry["nulls"] = total - entry["count"]
-        if types[name] in (STRING, BOOLEAN):
-            entry["top"] = top_values(con, source, name)
         profile[name] = entry
     return {"row_count": total, "columns": profile}
-
-
-def top_values(con: duckdb.DuckDBPyConnection, source: Table, column: str, limit: int = TOP_VALUES) -> list[dict]:
-    col = quote_ident(column)
-    rows = con.execute(
-        f"SELECT {col}, count(*) AS n FROM {source.sql} WHERE {col} IS NOT NULL "
-        f"GROUP BY {col} ORDER BY n DESC, {col} ASC LIMIT ?",
-        [*source.params, limit],
-    ).fetchall()
-    return [{"value": json_value(v), "count": n} for v, n in rows]
 
 
 def summary_rows(profile: dict) -> list[dict]:
