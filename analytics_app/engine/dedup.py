@@ -13,5 +13,9 @@ def deduplicate(con: duckdb.DuckDBPyConnection, source: Table, key: list[str], k
     Only the key columns and row numbers are read; the result is a selection of the source's rows.
     """
     pick = "min" if keep == "first" else "max"
-    kept = f"SELECT {pick}({quote_ident(ROW_ID)}) FROM {source.sql} GROUP BY {select_list(key)}"
+    table, row = source.sql, quote_ident(ROW_ID)
+    if source.selection is None:
+        # A file's row numbers are its row positions, which DuckDB yields without decoding a column.
+        table, row = "read_parquet(?, file_row_number = true)", "file_row_number"
+    kept = f"SELECT {pick}({row}) FROM {table} GROUP BY {select_list(key)}"
     return write_selection(con, kept, source.params, source, dest_dir)
