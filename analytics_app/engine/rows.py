@@ -1,5 +1,6 @@
 """Pages of a table's rows: chosen columns, typed filters, sorting, served without reading the whole file."""
 from dataclasses import dataclass
+
 import duckdb
 
 from .errors import EngineError

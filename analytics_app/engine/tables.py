@@ -58,11 +58,11 @@ class Table:
         return sum(_kept_per_group(self.selection))
 
     @classmethod
-    def in_folder(cls, folder: Path, table_file: str = "result.parquet") -> "Table":
-        """The table a result folder holds: a selection when it has one, else its Parquet file."""
+    def in_folder(cls, folder: Path) -> "Table":
+        """The table a result folder holds: a selection when it has one, else its result.parquet."""
         if (folder / SELECTION_FILE).exists():
             return cls(folder / SOURCE_FILE, folder / SELECTION_FILE)
-        return cls(folder / table_file)
+        return cls(folder / "result.parquet")
 
 
 @dataclass

@@ -33,7 +33,7 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
         return obj.columns if obj.status == Dataset.Status.READY else []
 
 
-def ready_parquet(dataset: Dataset):
+def ready_table(dataset: Dataset):
     if dataset.status != Dataset.Status.READY:
         raise ApiError(409, f"{dataset.state_sentence()}; its rows are not available.")
     return Table(media_path(dataset.parquet_file))
@@ -138,7 +138,7 @@ class DatasetPreviewApi(APIView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         dataset = dataset_get_for_user(request.user, dataset_id)
-        path = ready_parquet(dataset)
+        path = ready_table(dataset)
         names = [c["name"] for c in dataset.columns]
         con = connect(engine_limits())
         try:
@@ -159,7 +159,7 @@ class DatasetRowsApi(APIView):
                          manual_parameters=ROWS_PARAMETERS, tags=["datasets"])
     def get(self, request, dataset_id):
         dataset = dataset_get_for_user(request.user, dataset_id)
-        return Response(rows_page(request.query_params, ready_parquet(dataset), dataset.columns, dataset.row_count))
+        return Response(rows_page(request.query_params, ready_table(dataset), dataset.columns, dataset.row_count))
 
 
 class DatasetShareApi(APIView):

@@ -1,5 +1,4 @@
 """Submit operations and follow them: status, rows, download, cancel, delete, list."""
-
 from django.http import FileResponse
 from django.urls import reverse
 from drf_yasg import openapi
