@@ -22,7 +22,7 @@ class RunContext:
     result_dir: Path
     limits: Limits
     on_progress: ProgressFn = no_progress
-    profile: dict | None = None  # the source's saved column profile, when it has one
+    profile_file: Path | None = None  # where the source's column profile was saved, when it has one
 
     @property
     def types(self) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """summary: a profile of each column: counts, nulls, distinct values, statistics by type."""
 from rest_framework import serializers
 
-from ..engine.summary import profile_of, summarize, summary_rows
+from ..engine.summary import load_profile, profile_of, summarize, summary_rows
 from ..engine.tables import write_rows
 from ..registry import Operation, RunContext, register
 from .checks import ColumnList, require_columns
@@ -18,7 +18,8 @@ def check(params: dict, schema: list[dict]) -> dict:
 
 def run(ctx: RunContext, params: dict):
     columns = params.get("columns") or ctx.names
-    saved = profile_of(ctx.profile, columns)  # a dataset is profiled when it is ingested
+    # A dataset is profiled when it is ingested; only this operation reads that file.
+    saved = profile_of(load_profile(ctx.profile_file), columns) if ctx.profile_file else None
 
     def work(con):
         profile = saved or summarize(con, ctx.source, ctx.schema, columns)

@@ -58,12 +58,9 @@ def upload_check_quota(owner, size: int) -> None:
 
 def _store_upload(upload, dest: Path) -> None:
     temp_path = getattr(upload, "temporary_file_path", None)
-    if temp_path is not None:
-        try:
-            os.link(temp_path(), dest)  # the spooled upload sits on the same filesystem: no copy
-            return
-        except OSError:
-            pass
+    if temp_path is not None:  # spooled to disk beside the uploads: linked, not copied
+        link_or_copy(Path(temp_path()), dest)
+        return
     upload.seek(0)
     with open(dest, "wb") as out:
         for chunk in upload.chunks(1024 * 1024):

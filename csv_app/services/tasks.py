@@ -20,7 +20,7 @@ from analytics_app.engine.errors import Cancelled, EngineError
 from analytics_app.engine.execution import run_with_progress
 from analytics_app.engine.ingest import ingest_csv
 from analytics_app.engine.sql import connect
-from analytics_app.engine.summary import PROFILE_FILE, load_profile, save_profile, summarize
+from analytics_app.engine.summary import PROFILE_FILE, save_profile, summarize
 from analytics_app.engine.sniff import Dialect
 from analytics_app.registry import ChartResult, RunContext, get_operation
 from analytics_app.engine.tables import Table, TableResult
@@ -310,14 +310,14 @@ def _run_operation(task: Task, reporter: ProgressReporter, work_dir: Path) -> st
         source = task_result_table(source_task) if source_task else None
         if source is None or not source.exists():
             raise EngineError("The task result this operation reads no longer exists.")
-        schema, profile = source_task.result_columns, None
+        schema, profile_file = source_task.result_columns, None
     else:
         if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
             raise EngineError("The dataset is not ready.")
         source, schema = Table(media_path(dataset.parquet_file)), dataset.columns
-        profile = load_profile(source.path.with_name(PROFILE_FILE))
+        profile_file = source.path.with_name(PROFILE_FILE)
     ctx = RunContext(source=source, schema=schema, result_dir=work_dir, limits=engine_limits(), on_progress=reporter,
-                     profile=profile)
+                     profile_file=profile_file)
     outcome = op.run(ctx, task.parameters)
     fields = {"stage": "done", "progress_current": 100}
     if isinstance(outcome, TableResult):
