@@ -1,14 +1,17 @@
 """Celery tasks: thin adapters that take ids and call services; they own retries and time limits."""
 import logging
+import threading
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready, worker_shutting_down
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from .services.datasets import datasets_purge_expired
-from .services.tasks import task_execute, tasks_sweep_stale, worker_identity
+from .services.tasks import (
+    task_execute, tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale, worker_identity,
+)
 from .storage import warm_engine
 
 logger = logging.getLogger("ravid.worker")
@@ -21,6 +24,39 @@ def _warm_pool_process(**_) -> None:
         warm_engine()
     except Exception:  # a task would report the same problem; starting the process must not fail on it
         logger.exception("could not prepare DuckDB in a new pool process")
+
+
+@worker_ready.connect
+def _requeue_jobs_of_dead_workers(**_) -> None:
+    """A worker that starts (again) on a host puts back on the queue what a killed worker there was running."""
+    try:
+        requeued = tasks_requeue_dead_here()
+    except Exception:  # the sweep will do it; starting the worker must not fail on it
+        logger.exception("could not look for the jobs of dead workers")
+        return
+    if requeued:
+        logger.warning("requeued the jobs of a worker that died on this host", extra={"requeued": requeued})
+
+
+@worker_shutting_down.connect
+def _requeue_running_jobs(sender: str = "", **_) -> None:
+    """Stopping (Ctrl-C, SIGTERM, a deploy): the jobs running here go back on the queue and stop at once,
+    so the shutdown takes seconds, not as long as the longest job. This runs inside a signal handler, so the work
+    is done on a thread of its own (its own database and broker connections) and waited for a few seconds."""
+
+    def requeue() -> None:
+        try:
+            requeued = tasks_requeue_from_node(sender or "")
+            if requeued:
+                logger.info("requeued running jobs for shutdown", extra={"requeued": requeued})
+        except Exception:
+            logger.exception("could not requeue the running jobs; the sweep will once their heartbeat stops")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=requeue, name="ravid-requeue", daemon=True)
+    thread.start()
+    thread.join(timeout=5)
 
 
 @shared_task(name="csv_app.tasks.run_task", bind=True, acks_late=True, reject_on_worker_lost=True)

@@ -107,6 +107,7 @@ class ProgressReporter:
         self.attempt = attempt
         self.every = every
         self.last = 0.0
+        self.high = 0  # the overall percent never goes back, whatever a stage's own counter does
         self.cancelled = False
         self.timed_out = False
         self.deadline = time.monotonic() + time_limit if time_limit else None
@@ -120,9 +121,9 @@ class ProgressReporter:
             return not self.cancelled
         self.last = now
         lo, hi = STAGES.get(stage, (0, 99))
-        overall = lo + (hi - lo) * max(0.0, percent) / 100.0
+        self.high = max(self.high, int(lo + (hi - lo) * max(0.0, percent) / 100.0))
         updated = Task.objects.filter(id=self.task_id, status=S.STARTED, attempts=self.attempt).update(
-            stage=stage, progress_current=int(overall), progress_total=100, heartbeat_at=timezone.now()
+            stage=stage, progress_current=self.high, progress_total=100, heartbeat_at=timezone.now()
         )
         if updated == 0:
             self.cancelled = True
@@ -195,12 +196,18 @@ def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_lim
     if task is None:
         return None
     token = logging_context.task_id.set(str(task.id))
-    limit = time_limit or settings.TASK_SOFT_TIME_LIMIT
+    try:
+        return _execute(task, stop_errors, time_limit or settings.TASK_SOFT_TIME_LIMIT)
+    finally:
+        logging_context.task_id.reset(token)
+
+
+def _execute(task: Task, stop_errors: tuple, limit: int) -> str:
     reporter = ProgressReporter(task.id, task.attempts, limit)
     work_dir = _attempt_dir(task)
     work_dir.mkdir(parents=True)
     started = time.monotonic()
-    status = None
+    status, reason = None, ""
     try:
         if task.operation == INGEST:
             status = _run_ingest(task, reporter, work_dir)
@@ -208,31 +215,42 @@ def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_lim
             status = _run_operation(task, reporter, work_dir)
     except Cancelled:
         if reporter.timed_out:
-            status = _fail(task, f"The task timed out after {limit} s.")
+            reason = f"The task timed out after {limit} s."
         else:
             status = S.REVOKED
-            _finish(task, S.REVOKED)
     except stop_errors:  # Celery's own time limit, should it reach this process first
-        status = _fail(task, f"The task timed out after {limit} s.")
+        reason = f"The task timed out after {limit} s."
     except EngineError as exc:
-        status = _fail(task, exc.message)
+        reason = exc.message
     except serializers.ValidationError as exc:
-        status = _fail(task, _validation_sentence(exc))
+        reason = _validation_sentence(exc)
     except Exception:
         logger.exception("task failed", extra={"operation": task.operation})
-        status = _fail(task, INTERNAL_ERROR)
+        reason = INTERNAL_ERROR
     finally:
+        # The files reach their final state before the final status is published: a client that sees the
+        # task end never finds an attempt's leftovers.
         remove_tree(work_dir)
-        if status != S.SUCCESS or task.operation == INGEST:
-            _remove_older_attempts(task)
-            _remove_if_empty(result_dir(task.id))
-        logging_context.task_id.reset(token)
+        if status != S.SUCCESS:
+            _clear_attempts(task)
+    if reason:
+        status = _fail(task, reason)
+    elif status == S.REVOKED:
+        _finish(task, S.REVOKED)
+        status = Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
     logger.info(
         "task finished",
         extra={"ravid_task_id": str(task.id), "operation": task.operation, "status": status,
                "seconds": round(time.monotonic() - started, 3)},
     )
     return status
+
+
+def _clear_attempts(task: Task) -> None:
+    """Remove the folders of earlier attempts, and the task's folder if that leaves it empty (the current
+    attempt's own folder is removed by whoever moved or abandoned it)."""
+    _remove_older_attempts(task)
+    _remove_if_empty(result_dir(task.id))
 
 
 def _validation_sentence(exc: serializers.ValidationError) -> str:
@@ -274,6 +292,8 @@ def _run_ingest(task: Task, reporter: ProgressReporter, work_dir: Path) -> str:
     os.replace(tmp_parquet, final)
     if profiled:
         os.replace(work_dir / PROFILE_FILE, final.with_name(PROFILE_FILE))
+    remove_tree(work_dir)
+    _clear_attempts(task)
     with transaction.atomic():
         if not _finish(task, S.SUCCESS, stage="done", progress_current=100, result_kind=Task.ResultKind.NONE,
                        result_row_count=result.row_count, result_columns=result.columns):
@@ -356,11 +376,39 @@ def task_delete(task: Task) -> None:
     remove_tree(result_dir(task_id))
 
 
+def tasks_requeue_from_node(node: str) -> int:
+    """Put the tasks that this host's worker `node` is running back on the queue: the worker is shutting down.
+    Their attempts stop at their next progress report (their task is no longer theirs); another worker, or this
+    one after a restart, claims them afresh. Returns how many were requeued."""
+    prefix = f"{node} {socket.gethostname()}:"
+    running = Task.objects.filter(status=S.STARTED, worker__startswith=prefix).values_list("id", flat=True)
+    return _requeue_started(list(running), Q(worker__startswith=prefix))
+
+
+def tasks_requeue_dead_here() -> int:
+    """Requeue now, not once the heartbeat is stale, the tasks whose worker process on this host is gone
+    (a worker killed with everything it ran, then restarted by the supervisor)."""
+    host = f" {socket.gethostname()}:"
+    running = Task.objects.filter(status=S.STARTED, worker__contains=host).values_list("id", "worker")
+    dead = [(task_id, worker) for task_id, worker in running if _worker_is_dead(worker)]
+    return sum(_requeue_started([task_id], Q(worker=worker)) for task_id, worker in dead)
+
+
+def _requeue_started(task_ids: list, still: Q) -> int:
+    requeued = 0
+    for task_id in task_ids:
+        if Task.objects.filter(still, id=task_id, status=S.STARTED).update(
+            status=S.PENDING, stage="requeued", enqueued_at=timezone.now()
+        ):
+            requeued += task_requeue(task_id)
+    return requeued
+
+
 def tasks_sweep_stale() -> dict:
     """Requeue tasks whose worker went silent or whose message was lost; fail them after a few attempts."""
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.TASK_HEARTBEAT_STALE_SECONDS)
-    counts = {"requeued": 0, "failed": 0}
+    counts = {"requeued": tasks_requeue_dead_here(), "failed": 0}
     for task in Task.objects.filter(status=S.STARTED, heartbeat_at__lt=stale_before):
         if task.attempts >= settings.TASK_MAX_ATTEMPTS:
             reason = f"The worker running this task stopped responding {task.attempts} times; giving up."
