@@ -5,13 +5,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
 PORT ?= 8000
 FLOWER_PORT ?= 5555
 STAMP := $(VENV)/.requirements-installed
 COMPOSE ?= docker compose
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help install run test bench migrate worker beat flower web check-deploy \
+.PHONY: help install run test test-quick bench migrate worker beat flower web broker-stop check-deploy \
         build up down restart logs status shell clean backup health
 
 help: ## List the targets
@@ -26,23 +27,38 @@ install: $(STAMP) ## Create .venv and install requirements (and the MySQL client
 migrate: install ## Apply database migrations
 	$(BIN)/python manage.py migrate --noinput
 
-run: install ## Start web (PORT), worker, beat and Flower (FLOWER_PORT); Ctrl-C stops them all
-	@PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) bash scripts/run.sh
+# With CELERY_BROKER_URL unset, the single-process targets share the embedded broker (started if not running).
+define embedded_broker
+	@[ -n "$${CELERY_BROKER_URL:-}" ] || $(BIN)/python -m ravid_project.embedded_broker start
+endef
 
-web: install ## Start only the web server (gunicorn) on PORT
-	$(BIN)/gunicorn ravid_project.wsgi -b 0.0.0.0:$(PORT) -w $${WEB_CONCURRENCY:-2} --timeout 120
+run: install ## Start everything, supervised: web on HOST:PORT, worker, beat, Flower (FLOWER_PORT), broker; Ctrl-C stops all
+	@HOST=$(HOST) PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) bash scripts/run.sh
+
+web: install ## Start only the web server (gunicorn) on HOST:PORT
+	$(embedded_broker)
+	$(BIN)/gunicorn ravid_project.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-2} --timeout 120 --graceful-timeout 5
 
 worker: install ## Start only a Celery worker
+	$(embedded_broker)
 	$(BIN)/celery -A ravid_project worker -l info -E -O fair --concurrency $${WORKER_CONCURRENCY:-2}
 
 beat: install ## Start only celery beat (the stale-task sweep)
+	$(embedded_broker)
 	$(BIN)/celery -A ravid_project beat -l info --pidfile=
 
 flower: install ## Start only Flower on FLOWER_PORT (FLOWER_BASIC_AUTH=user:pass protects it)
+	$(embedded_broker)
 	@bash scripts/flower.sh
+
+broker-stop: install ## Stop the embedded broker that web/worker/beat/flower started on their own
+	$(BIN)/python -m ravid_project.embedded_broker stop
 
 test: install ## Run the test suite (MySQL+Redis part runs when reachable; REQUIRE_SERVICES=1 makes it mandatory)
 	@bash scripts/test.sh
+
+test-quick: install ## The suite on the configured stack only, without the minutes-long `make run` stack tests
+	@SKIP_SERVICES_RUN=1 bash scripts/test.sh -m "not stack"
 
 bench: install ## Benchmark the platform against DuckDB-on-CSV and pandas (ROWS=200000 for a quick run)
 	$(BIN)/python scripts/bench.py --rows $${ROWS:-10000000} $${BENCH_ARGS:-}

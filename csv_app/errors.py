@@ -2,7 +2,7 @@
 import logging
 
 from django import db
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import DisallowedHost, PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -144,6 +144,11 @@ def server_error_view(request):
 
 
 def bad_request_view(request, exception=None):
+    if isinstance(exception, DisallowedHost):
+        # request.get_host() raised: read the header itself, shortened, only to name it back.
+        host = request.META.get("HTTP_HOST", "")[:100]
+        return json_error(request, 400, f"The host '{host}' is not served here: it is not in ALLOWED_HOSTS. "
+                                        "Set ALLOWED_HOSTS (comma-separated) to the names clients use for this server.")
     return json_error(request, 400)
 
 

@@ -66,6 +66,10 @@ class Stack:
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         logs = workdir / "stack.log"
         out = open(logs, "ab")
+        if not env.get("CELERY_BROKER_URL"):  # the embedded broker, as `make run` starts it
+            self.processes.append(subprocess.Popen(
+                [python, "-m", "ravid_project.embedded_broker", "run"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(
             [str(bindir / "gunicorn"), "ravid_project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "600"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
@@ -313,7 +317,7 @@ def main() -> None:
     print(f"rows page (deep)     {results['rows_page_ms']['deep_median']} ms server time (max {results['rows_page_ms']['max']} ms)")
     print(f"worker peak RSS      {results['worker_peak_rss_mb']} MB")
     print(f"tiny task            p50 {results['tiny_task_ms']['p50']} ms, p99 {results['tiny_task_ms']['p99']} ms "
-          f"(n={results['tiny_task_ms']['n']}, broker {os.environ.get('CELERY_BROKER_URL', 'filesystem://')})")
+          f"(n={results['tiny_task_ms']['n']}, broker {os.environ.get('CELERY_BROKER_URL') or 'embedded Redis'})")
     target = args.workdir / f"results-{args.rows}.json"
     target.write_text(json.dumps(results, indent=2))
     print(f"written to {target}")

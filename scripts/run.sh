@@ -1,49 +1,127 @@
 #!/usr/bin/env bash
-# Runs the whole local stack: migrate, then web + worker + beat + Flower; Ctrl-C stops every process it started.
+# Runs the whole local stack under supervisord: the embedded broker (when CELERY_BROKER_URL is unset), web, worker,
+# beat and Flower. A process that exits is restarted; one that keeps failing to start is reported and given up on.
+# Ctrl-C or SIGTERM stops everything within 15 s: running jobs are put back on the queue and finish on the next start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PORT=${PORT:-8000}
-FLOWER_PORT=${FLOWER_PORT:-5555}
+export PORT=${PORT:-8000} FLOWER_PORT=${FLOWER_PORT:-5555} HOST=${HOST:-127.0.0.1}
+export WEB_CONCURRENCY=${WEB_CONCURRENCY:-2} WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-2}
+export PYTHONUNBUFFERED=1
 
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput -v0
 
-pids=()
-stop() {
-  trap - INT TERM EXIT
-  echo; echo "Stopping ravid..."
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do
-    alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.2
-  done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  echo "Stopped."
-}
-trap stop INT TERM EXIT
+# Where supervisord keeps its pid, log and control socket (beside the broker's socket, under MEDIA_ROOT/run).
+run_dir=$(python -c 'from ravid_project.embedded_broker import media_root; print(media_root() / "run")')
+control=$(python -c 'from ravid_project.embedded_broker import runtime_path; print(runtime_path("supervisor.sock"))')
+mkdir -p "$run_dir"
+conf="$run_dir/supervisord.conf"
+python=$(command -v python)
+secret=$(python -c 'import secrets; print(secrets.token_hex(16))')  # supervisorctl reads it from the file (0600)
+here=$PWD
+# Every program: restarted when it exits, its output on this terminal; whatever outlives its stop time is killed
+# with its whole process group.
+common="autorestart=true
+startsecs=3
+startretries=5
+killasgroup=true
+redirect_stderr=true
+stdout_logfile=/dev/stdout
+stdout_logfile_maxbytes=0"
 
-gunicorn ravid_project.wsgi -b "0.0.0.0:${PORT}" -w "${WEB_CONCURRENCY:-2}" --timeout 120 --access-logfile - &
-pids+=($!)
-celery -A ravid_project worker -l info -E -O fair --concurrency "${WORKER_CONCURRENCY:-2}" -n "worker@%h" &
-pids+=($!)
-celery -A ravid_project beat -l info --pidfile= &
-pids+=($!)
-FLOWER_PORT="$FLOWER_PORT" bash scripts/flower.sh &
-pids+=($!)
+: > "$conf" && chmod 600 "$conf"  # it holds the control socket's password
+{
+  cat <<CONF
+; Written by scripts/run.sh at every start; edit that script, not this file.
+[supervisord]
+nodaemon=true
+logfile=$run_dir/supervisord.log
+logfile_maxbytes=5MB
+logfile_backups=1
+pidfile=$run_dir/supervisord.pid
+loglevel=info
+directory=$here
+CONF
+  # Running as root (a container, a CI machine) is deliberate here: say so, and supervisord stays quiet about it.
+  [ "$(id -u)" -eq 0 ] && echo "user=root"
+  cat <<CONF
+
+[unix_http_server]
+file=$control
+chmod=0700
+username=ravid
+password=$secret
+
+[supervisorctl]
+serverurl=unix://$control
+username=ravid
+password=$secret
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[eventlistener:crash-report]
+command=$python scripts/crash_report.py
+events=PROCESS_STATE_FATAL,PROCESS_STATE_EXITED
+stderr_logfile=/dev/stderr
+stderr_logfile_maxbytes=0
+stdout_logfile=NONE
+priority=10
+
+[group:ravid]
+programs=worker,beat,web,flower
+priority=200
+
+[program:web]
+$common
+stopasgroup=true
+command=$python -m gunicorn ravid_project.wsgi -b $HOST:$PORT -w $WEB_CONCURRENCY --timeout 120 --graceful-timeout 5 --access-logfile -
+stopwaitsecs=8
+
+[program:worker]
+$common
+command=$python -m celery -A ravid_project worker -l info -E -O fair --concurrency $WORKER_CONCURRENCY -n worker@%%h
+; SIGTERM to the main process only: its warm shutdown puts the running jobs back on the queue, they stop at their
+; next progress step, and the pool processes exit with it. Whatever is still alive after 10 s is killed.
+stopwaitsecs=10
+
+[program:beat]
+$common
+stopasgroup=true
+command=$python -m celery -A ravid_project beat -l info --pidfile=
+stopwaitsecs=5
+
+[program:flower]
+$common
+stopasgroup=true
+command=bash scripts/flower.sh
+stopwaitsecs=5
+CONF
+  if [ -z "${CELERY_BROKER_URL:-}" ]; then
+    cat <<CONF
+
+[program:broker]
+$common
+stopasgroup=true
+command=$python -m ravid_project.embedded_broker run
+; started first and stopped last, so the others can requeue their jobs while stopping
+priority=100
+stopwaitsecs=10
+CONF
+  fi
+} > "$conf"
 
 cat <<MSG
 
   ravid is starting:
-    API       http://127.0.0.1:${PORT}/api/
-    Swagger   http://127.0.0.1:${PORT}/swagger/
-    Health    http://127.0.0.1:${PORT}/health/
-    Admin     http://127.0.0.1:${PORT}/admin/   (create a user: .venv/bin/python manage.py createsuperuser)
-    Flower    http://127.0.0.1:${FLOWER_PORT}/
+    API       http://$HOST:$PORT/api/
+    Swagger   http://$HOST:$PORT/swagger/
+    Health    http://$HOST:$PORT/health/
+    Admin     http://$HOST:$PORT/admin/   (create a user: .venv/bin/python manage.py createsuperuser)
+    Flower    http://${FLOWER_ADDRESS:-127.0.0.1}:$FLOWER_PORT/
+    Broker    ${CELERY_BROKER_URL:-embedded Redis in $(python -c 'from ravid_project.embedded_broker import folder; print(folder())')}
+  Status: .venv/bin/supervisorctl -c $conf status
   Press Ctrl-C to stop everything.
 
 MSG
-wait -n "${pids[@]}" || true
-echo "A ravid process exited; stopping the others." >&2
+exec supervisord -c "$conf"

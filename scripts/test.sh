@@ -13,7 +13,7 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
     || echo "Could not install Chromium; the browser test will say so." >&2
 fi
 
-echo "== tests on ${DATABASE_URL:-SQLite} + ${CELERY_BROKER_URL:-the filesystem broker}"
+echo "== tests on ${DATABASE_URL:-SQLite} + ${CELERY_BROKER_URL:-the embedded broker}"
 python -m pytest "$@"
 first=$?
 

@@ -1,7 +1,6 @@
 """Fixtures shared by the API and integration tests: users, clients, ready datasets, service checks."""
 import io
 import os
-import shutil
 from pathlib import Path
 
 import factory
@@ -10,7 +9,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from ravid_project import embedded_broker
+
 PASSWORD = "Tr1cky-Passw0rd!"
+
+
+def redis_url(broker: str) -> str:
+    """The broker URL as redis-py spells it (kombu's redis+socket:// is redis-py's unix://)."""
+    return broker.replace("redis+socket://", "unix://", 1)
 
 
 def _service_problem() -> str | None:
@@ -24,34 +30,32 @@ def _service_problem() -> str | None:
                             password=db["PASSWORD"] or "", connect_timeout=3).close()
         except Exception as exc:
             return f"MySQL/MariaDB at {db['HOST']}:{db['PORT']} is not reachable ({exc.__class__.__name__})"
-    broker = settings.CELERY_BROKER_URL
-    if broker.startswith("redis"):
-        import redis
+    import redis
 
-        try:
-            redis.Redis.from_url(broker, socket_connect_timeout=3).ping()
-        except Exception as exc:
-            return f"Redis at {broker} is not reachable ({exc.__class__.__name__})"
+    broker = settings.CELERY_BROKER_URL
+    try:
+        redis.Redis.from_url(redis_url(broker), socket_connect_timeout=3).ping()
+    except Exception as exc:
+        return f"Redis at {broker} is not reachable ({exc.__class__.__name__})"
     return None
 
 
 @pytest.fixture(scope="session", autouse=True)
 def required_services():
-    """On MySQL/Redis runs: fail when a service is missing and REQUIRE_SERVICES=1, skip otherwise."""
+    """On MySQL/Redis runs: fail when a service is missing and REQUIRE_SERVICES=1, skip otherwise. On the embedded
+    default, start the embedded broker for this test run's MEDIA_ROOT (and stop it at the end)."""
+    started = settings.EMBEDDED_BROKER and embedded_broker.start(Path(settings.MEDIA_ROOT))
     problem = _service_problem()
     if problem:
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail(f"{problem}; REQUIRE_SERVICES=1 makes this a failure.", pytrace=False)
         pytest.skip(f"{problem} (set REQUIRE_SERVICES=1 to make this a failure)")
-    if settings.CELERY_BROKER_URL.startswith("redis"):
-        import redis
+    import redis
 
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    broker_folder = getattr(settings, "BROKER_FOLDER", None)
-    if broker_folder is not None:
-        for sub in ("queue", "processed", "control"):
-            shutil.rmtree(Path(broker_folder) / sub, ignore_errors=True)
-            (Path(broker_folder) / sub).mkdir(parents=True, exist_ok=True)
+    redis.Redis.from_url(redis_url(settings.CELERY_BROKER_URL)).flushdb()
+    yield
+    if started:
+        embedded_broker.stop(Path(settings.MEDIA_ROOT))
 
 
 @pytest.fixture(autouse=True)

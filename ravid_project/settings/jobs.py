@@ -1,28 +1,18 @@
 """Celery and the job limits: broker, reliability, time limits, the periodic sweep."""
+from .. import embedded_broker
 from .environment import MEDIA_ROOT, env
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Unset: the embedded broker, a private Redis on a Unix socket that `make run` and the tests start
+# (ravid_project/embedded_broker.py). Set: any Redis (redis://, rediss://, redis+socket://).
+EMBEDDED_BROKER = not env.str("CELERY_BROKER_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or embedded_broker.url(MEDIA_ROOT)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
-
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    BROKER_FOLDER = MEDIA_ROOT / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (BROKER_FOLDER / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_FOLDER / "queue"),
-        "data_folder_out": str(BROKER_FOLDER / "queue"),
-        "processed_folder": str(BROKER_FOLDER / "processed"),
-        "control_folder": str(BROKER_FOLDER / "control"),
-        "store_processed": False,
-        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.1),
-    }
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-        "socket_connect_timeout": 3,
-        "socket_timeout": 5,
-    }
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 3,
+    "socket_timeout": 5,
+}
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

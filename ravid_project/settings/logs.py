@@ -27,5 +27,8 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # Flower asks the workers for their stats as it starts, often before they are up; it asks again when
+        # they come online, so these first misses are noise.
+        "flower.inspector": {"level": "ERROR"},
     },
 }

@@ -56,3 +56,10 @@ def test_csrf_failures_come_in_the_envelope(rf):
 
     r = csrf_failure_view(rf.post("/admin/login/"), reason="CSRF cookie not set.")
     assert r.status_code == 403 and json.loads(r.content)["code"] == "permission_denied"
+
+
+def test_a_host_that_is_not_allowed_gets_a_400_naming_allowed_hosts(api):
+    r = api.get("/health/", HTTP_HOST="ravid.example.org")
+    assert r.status_code == 400
+    assert r.json()["error"] == ("The host 'ravid.example.org' is not served here: it is not in ALLOWED_HOSTS. "
+                                 "Set ALLOWED_HOSTS (comma-separated) to the names clients use for this server.")

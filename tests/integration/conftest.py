@@ -128,6 +128,15 @@ class Api:
         raise AssertionError(f"task {task_id} still {seen[-1] if seen else '?'} after {timeout}s: {seen}")
 
 
+def expected_kendall(path: Path) -> float:
+    """Kendall's tau of the benchmark file's amount and quantity, as scipy computes it."""
+    import pandas as pd
+    from scipy.stats import kendalltau
+
+    frame = pd.read_csv(path, usecols=["amount", "quantity"])
+    return kendalltau(frame["amount"], frame["quantity"]).statistic
+
+
 @pytest.fixture
 def api_user(live_server):
     return Api(live_server.url, f"ann-{uuid.uuid4().hex[:6]}@example.com")

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from csv_app.models import Task
-from tests.integration.conftest import ROOT, worker_env
+from tests.integration.conftest import ROOT, expected_kendall, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SLOW_ROWS = 3_000_000
@@ -53,14 +53,6 @@ def wait_started(api, task_id: str, timeout: float = 60) -> dict:
         assert body["status"] in ("PENDING", "STARTED"), body
         time.sleep(0.05)
     raise AssertionError(f"task {task_id} never started")
-
-
-def expected_kendall(path: Path) -> float:
-    import pandas as pd
-    from scipy.stats import kendalltau
-
-    frame = pd.read_csv(path, usecols=["amount", "quantity"])
-    return kendalltau(frame["amount"], frame["quantity"]).statistic
 
 
 def result_folders(task_id: str) -> list[str]:
@@ -197,7 +189,7 @@ def _start_mariadb() -> bool:
     return False
 
 
-needs_redis = pytest.mark.skipif(not settings.CELERY_BROKER_URL.startswith("redis"), reason="runs on the Redis broker")
+needs_redis = pytest.mark.skipif(settings.EMBEDDED_BROKER, reason="restarts the Redis server at 127.0.0.1:6379")
 needs_mysql = pytest.mark.skipif(not settings.DATABASES["default"]["ENGINE"].endswith("mysql"), reason="runs on MySQL")
 
 

