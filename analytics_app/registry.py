@@ -1,5 +1,8 @@
-"""The one registry of operations that the submit endpoint, the task runner and the docs all read."""
+"""The one registry of jobs — the operations users ask for, and the ingest that makes a dataset of an upload — that
+the submit endpoint, the job runner and the docs all read. A job validates its parameters, runs in a RunContext and
+returns a Result; how long each of its stages takes, as a share of the whole, is its own business too."""
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,57 +12,132 @@ from typing import Any
 from rest_framework import serializers
 
 from .engine.execution import ProgressFn, no_progress, run_with_progress
-from .engine.sql import Limits, connect
-from .engine.tables import Table, TableResult
+from .engine.results import IMAGE_FILE, TABLE_FILE, Result
+from .engine.sql import Limits, session
+from .engine.tables import Table
+
+# Each stage's share of a job, as (start, end) percent of the whole.
+COMPUTING_STAGES = {"computing": (2, 95), "rendering": (2, 95)}
+
+
+class InvalidParameters(Exception):
+    """Parameters that do not fit the job or its input table; `detail` maps each field to its messages."""
+
+    def __init__(self, detail):
+        super().__init__(first_message(detail))
+        self.detail = detail
+
+    @property
+    def sentence(self) -> str:
+        return first_message(self.detail) or "The parameters are not valid for this dataset."
+
+
+def first_message(detail) -> str | None:
+    """The first message of a DRF-style error detail, prefixed with its field."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            msg = first_message(value)
+            if msg:
+                return msg if key in ("non_field_errors", "detail") else f"{key}: {msg}"
+    if isinstance(detail, list):
+        for item in detail:
+            msg = first_message(item)
+            if msg:
+                return msg
+    if isinstance(detail, str):
+        return detail
+    return None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A new dataset's raw file and how it was sniffed: what an ingest reads."""
+
+    path: Path
+    encoding: str
+    delimiter: str
+    columns: tuple[str, ...]
 
 
 @dataclass
 class RunContext:
-    """What an operation gets to compute with: its input table and where to put its output."""
+    """What a job gets to compute with: its input (a table, or an upload) and the folder to put its output in."""
 
-    source: Table
+    source: Table | None
     schema: list[dict]
     result_dir: Path
     limits: Limits
     on_progress: ProgressFn = no_progress
     profile_file: Path | None = None  # where the source's column profile was saved, when it has one
+    upload: Upload | None = None
+    profile_new_datasets: bool = True
 
     @property
     def types(self) -> dict[str, str]:
-        return {c["name"]: c["type"] for c in self.schema}
+        return column_types(self.schema)
 
     @property
     def names(self) -> list[str]:
         return [c["name"] for c in self.schema]
 
     def table_path(self) -> Path:
-        return self.result_dir / "result.parquet"
+        return self.result_dir / TABLE_FILE
+
+    def image_path(self) -> Path:
+        return self.result_dir / IMAGE_FILE
 
     def compute(self, work: Callable[[Any], Any], stage: str = "computing") -> Any:
         """Run work(con) on a fresh bounded DuckDB connection, reporting progress."""
-        con = connect(self.limits)
-        try:
+        with session(self.limits) as con:
             return run_with_progress(con, work, stage, self.on_progress)
-        finally:
-            con.close()
 
 
-@dataclass
-class ChartResult:
-    path: Path
-    value: dict = field(default_factory=dict)
+def column_types(schema: list[dict]) -> dict[str, str]:
+    """{name: type} of a table's columns (as stored: a list of {"name", "type"})."""
+    return {c["name"]: c["type"] for c in schema}
 
 
 @dataclass(frozen=True)
 class Operation:
+    """A kind of job. `reads_upload`: it reads a new dataset's upload, and its result is that dataset's table.
+    `listed`: users can ask for it (perform-operation, the catalogue)."""
+
     name: str
     summary: str
     params: type[serializers.Serializer]
-    run: Callable[[RunContext, dict], TableResult | ChartResult]
+    run: Callable[[RunContext, dict], Result]
     check: Callable[[dict, list[dict]], dict] | None = None
+    stages: dict[str, tuple[int, int]] = field(default_factory=lambda: COMPUTING_STAGES)
+    reads_upload: bool = False
+    listed: bool = True
+
+    def validate(self, params: dict, schema: list[dict]) -> dict:
+        """The parameters, checked against the input's columns and made JSON; InvalidParameters otherwise."""
+        try:
+            data = self.params(data=params)
+            data.is_valid(raise_exception=True)
+            clean = dict(data.validated_data)
+            if self.check is not None:
+                clean = self.check(clean, schema) or clean
+        except serializers.ValidationError as exc:
+            raise InvalidParameters(exc.detail) from None
+        return json.loads(json.dumps(clean, default=str))
+
+    def execute(self, ctx: RunContext, params: dict) -> Result:
+        """Run the job; parameters that turn out not to fit the input are InvalidParameters."""
+        try:
+            return self.run(ctx, params)
+        except serializers.ValidationError as exc:
+            raise InvalidParameters(exc.detail) from None
+
+    def overall(self, stage: str, percent: float) -> int:
+        """Progress of the whole job, 0-100, when `stage` is `percent` done."""
+        lo, hi = self.stages.get(stage, (0, 99))
+        return int(lo + (hi - lo) * max(0.0, percent) / 100.0)
 
 
 _REGISTRY: dict[str, Operation] = {}
+_loaded = False
 
 
 def register(operation: Operation) -> Operation:
@@ -70,19 +148,35 @@ def register(operation: Operation) -> Operation:
 
 
 def _load() -> None:
-    if _REGISTRY:
+    """Import every module of analytics_app.operations once (importing one of them first must not stop it)."""
+    global _loaded
+    if _loaded:
         return
     from . import operations
 
     for module in pkgutil.iter_modules(operations.__path__):
         importlib.import_module(f"{operations.__name__}.{module.name}")
+    _loaded = True
 
 
 def all_operations() -> dict[str, Operation]:
+    """The operations users can ask for, by name."""
     _load()
-    return dict(sorted(_REGISTRY.items()))
+    return {name: op for name, op in sorted(_REGISTRY.items()) if op.listed}
 
 
 def get_operation(name: str) -> Operation | None:
+    """An operation users can ask for, or None."""
+    return all_operations().get(name)
+
+
+def get_job(name: str) -> Operation | None:
+    """Any registered job, the ingest included: what the runner looks up."""
     _load()
     return _REGISTRY.get(name)
+
+
+def ingest_job() -> Operation:
+    """The job that reads a new dataset's upload."""
+    _load()
+    return next(op for op in _REGISTRY.values() if op.reads_upload)

@@ -2,8 +2,7 @@
 from django.contrib import admin, messages
 
 from .models import Dataset, DatasetShare, Task
-from .services.queue import task_requeue
-from .services.tasks import task_cancel
+from .services.tasks import task_cancel, task_retry
 
 
 class DatasetShareInline(admin.TabularInline):
@@ -36,10 +35,7 @@ class TaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the selected failed or cancelled tasks")
     def retry(self, request, queryset):
-        count = 0
-        for task in queryset.filter(status__in=[Task.Status.FAILURE, Task.Status.REVOKED]):
-            Task.objects.filter(id=task.id).update(status=Task.Status.PENDING, error="", attempts=0, stage="queued", finished_at=None)
-            count += task_requeue(task.id)
+        count = sum(task_retry(task) for task in queryset)
         self.message_user(request, f"{count} task(s) requeued.", messages.SUCCESS)
 
     @admin.action(description="Cancel the selected queued or running tasks")

@@ -8,6 +8,10 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from analytics_app.registry import InvalidParameters, first_message
+
+from .exceptions import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unavailable
+
 logger = logging.getLogger("ravid.api")
 
 CODES = {
@@ -58,22 +62,6 @@ def envelope(status_code: int, message: str | None = None, details=None, code: s
     }
 
 
-def _first_message(detail) -> str | None:
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            msg = _first_message(value)
-            if msg:
-                return msg if key in ("non_field_errors", "detail") else f"{key}: {msg}"
-    if isinstance(detail, list):
-        for item in detail:
-            msg = _first_message(item)
-            if msg:
-                return msg
-    if isinstance(detail, str):
-        return detail
-    return None
-
-
 def _details(detail):
     if isinstance(detail, dict):
         return {k: _details(v) if isinstance(v, dict) else [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
@@ -82,11 +70,20 @@ def _details(detail):
     return None
 
 
+# The one place where the services' errors become HTTP statuses.
+DOMAIN_STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, TooLarge: 413, Unavailable: 503}
+
+
 def api_exception_handler(exc, context):
     """DRF's exception handler: everything, unexpected errors included, comes out in the envelope."""
     headers = {}
     if isinstance(exc, ApiError):
         return Response(envelope(exc.status_code, exc.message, exc.details, exc.error_code), status=exc.status_code)
+    if isinstance(exc, DomainError):
+        code = DOMAIN_STATUS[type(exc)]
+        return Response(envelope(code, exc.message, exc.details), status=code)
+    if isinstance(exc, InvalidParameters):
+        exc = exceptions.ValidationError(exc.detail)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -108,7 +105,7 @@ def api_exception_handler(exc, context):
         headers["Retry-After"] = str(int(exc.wait))
     detail = exc.detail
     if isinstance(exc, exceptions.ValidationError):
-        message = _first_message(detail) or MESSAGES[400]
+        message = first_message(detail) or MESSAGES[400]
         body = envelope(400, message, _details(detail))
     elif isinstance(exc, exceptions.MethodNotAllowed):
         body = envelope(405, str(detail))
@@ -117,12 +114,12 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         code = 401
         err_code = "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated) else "authentication_failed"
-        message = _first_message(detail) or MESSAGES[401]
+        message = first_message(detail) or MESSAGES[401]
         if isinstance(detail, dict) and "messages" in detail:
             message = "The access token is invalid or expired."
         body = envelope(401, message, None, err_code)
     else:
-        body = envelope(code, _first_message(detail) or MESSAGES.get(code))
+        body = envelope(code, first_message(detail) or MESSAGES.get(code))
     return Response(body, status=code, headers=headers)
 
 

@@ -61,12 +61,6 @@ class Task(models.Model):
 
     FINISHED = (Status.SUCCESS, Status.FAILURE, Status.REVOKED)
 
-    class ResultKind(models.TextChoices):
-        NONE = ""
-        TABLE = "table"
-        VALUE = "value"
-        CHART = "chart"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="tasks")
@@ -93,8 +87,10 @@ class Task(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    result_kind = models.CharField(max_length=8, choices=ResultKind.choices, blank=True, default="")
+    # What the job produced (analytics_app's Result): its kind, its folder and the file each part is in.
+    result_kind = models.CharField(max_length=16, blank=True, default="")
     result_dir = models.CharField(max_length=512, blank=True, default="")
+    result_files = models.JSONField(default=dict, blank=True)
     result_row_count = models.BigIntegerField(null=True, blank=True)
     result_columns = models.JSONField(default=list, blank=True)
     result_value = models.JSONField(null=True, blank=True)

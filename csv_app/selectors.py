@@ -2,21 +2,20 @@
 import uuid
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
+from analytics_app.engine.results import Result
 from analytics_app.engine.tables import Table
 
+from .exceptions import NotFound
 from .models import Dataset, Task
 from .storage import media_path
-
-INGEST = "ingest"
 
 
 def _uuid_or_404(value) -> uuid.UUID:
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
-        raise Http404 from None
+        raise NotFound() from None
 
 
 def datasets_visible_to(user) -> QuerySet:
@@ -28,7 +27,7 @@ def dataset_get_for_user(user, dataset_id) -> Dataset:
     try:
         return datasets_visible_to(user).get(id=_uuid_or_404(dataset_id))
     except Dataset.DoesNotExist:
-        raise Http404 from None
+        raise NotFound() from None
 
 
 def tasks_of_user(user) -> QuerySet:
@@ -45,15 +44,23 @@ def task_get_for_user(user, task_id) -> Task:
     try:
         return tasks_visible_to(user).get(id=_uuid_or_404(task_id))
     except Task.DoesNotExist:
-        raise Http404 from None
+        raise NotFound() from None
+
+
+def task_result(task: Task) -> Result | None:
+    """What a finished task produced (an ingest's is its dataset's table), where it is stored, or None."""
+    if task.status != Task.Status.SUCCESS or not task.result_files:
+        return None
+    return Result(files=task.result_files, row_count=task.result_row_count, columns=task.result_columns,
+                  value=task.result_value, folder=media_path(task.result_dir))
 
 
 def task_result_table(task: Task) -> Table | None:
-    """The table a finished task produced (an ingest's is its dataset's file), or None."""
-    if task.status != Task.Status.SUCCESS:
-        return None
-    if task.operation == INGEST:
-        return Table(media_path(task.dataset.parquet_file)) if task.dataset.parquet_file else None
-    if task.result_kind == Task.ResultKind.TABLE and task.result_dir:
-        return Table.in_folder(media_path(task.result_dir))
-    return None
+    """The table a finished task produced, or None (it failed, or produced a picture only)."""
+    result = task_result(task)
+    return result.table() if result is not None else None
+
+
+def dataset_table(dataset: Dataset) -> Table | None:
+    """A READY dataset's table."""
+    return Table(media_path(dataset.parquet_file)) if dataset.parquet_file else None

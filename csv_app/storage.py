@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from analytics_app.engine.sql import Limits
+from analytics_app.engine.sql import Limits, session
 
 
 def dataset_dir(dataset_id: uuid.UUID) -> Path:
@@ -39,8 +39,12 @@ def engine_limits() -> Limits:
     return Limits(memory_limit=settings.DUCKDB_MEMORY_LIMIT, threads=settings.DUCKDB_THREADS, temp_dir=str(spill))
 
 
+def engine():
+    """A DuckDB connection for a read outside a job (a preview, a rows page, an export): `with engine() as con:`."""
+    return session(engine_limits())
+
+
 def warm_engine() -> None:
     """Make this process's DuckDB now (about 25 ms), so the first rows request or task does not pay for it."""
-    from analytics_app.engine.sql import connect
-
-    connect(engine_limits()).close()
+    with engine():
+        pass

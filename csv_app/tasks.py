@@ -9,9 +9,8 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from .services.datasets import datasets_purge_expired
-from .services.tasks import (
-    task_execute, tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale, worker_identity,
-)
+from .services.runner import task_execute, worker_identity
+from .services.sweep import tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale
 from .storage import warm_engine
 
 logger = logging.getLogger("ravid.worker")

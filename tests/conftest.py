@@ -120,7 +120,7 @@ def upload(client, text: str | bytes, name: str = "data.csv"):
 
 def run_pending(task_id) -> str | None:
     """Run a queued task in this process through the same service a worker calls."""
-    from csv_app.services.tasks import task_execute
+    from csv_app.services.runner import task_execute
 
     return task_execute(task_id, worker="test")
 

@@ -1,7 +1,5 @@
 """PNG charts (line, bar, scatter, histogram) rendered with matplotlib's Agg canvas, one Figure per render."""
 import datetime as dt
-import os
-import uuid
 from pathlib import Path
 
 import duckdb
@@ -9,6 +7,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
+from .files import atomic_path
 from .sql import ROW_ID, quote_ident
 from .tables import Table
 from .trend import aggregate_sql
@@ -96,12 +95,9 @@ def render_chart(
         info.update(points=len(xs), truncated=truncated)
     axes.grid(True, alpha=0.3)
     axes.set_title(title or (f"{kind.title()} of {x}" if kind == "histogram" else f"{axes.get_ylabel()} by {x}"))
-    dest = Path(dest)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
     try:
-        figure.savefig(tmp, format="png")
-        os.replace(tmp, dest)
+        with atomic_path(Path(dest)) as tmp:
+            figure.savefig(tmp, format="png")
     finally:
-        tmp.unlink(missing_ok=True)
         figure.clear()
     return info

@@ -4,10 +4,12 @@ from pathlib import Path
 import duckdb
 
 from .sql import quote_ident
-from .tables import Table, TableResult, write_query
+from .results import Result
+from .tables import Table
+from .writer import write_query
 
 
-def value_counts(con: duckdb.DuckDBPyConnection, source: Table, column: str, dest: Path) -> TableResult:
+def value_counts(con: duckdb.DuckDBPyConnection, source: Table, column: str, dest: Path) -> Result:
     col = quote_ident(column)
     sql = (
         f"SELECT {col} AS value, count(*) AS count FROM {source.sql} "

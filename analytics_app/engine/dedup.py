@@ -4,10 +4,12 @@ from pathlib import Path
 import duckdb
 
 from .sql import ROW_ID, quote_ident
-from .tables import Table, TableResult, select_list, write_selection
+from .results import Result
+from .selections import write_selection
+from .tables import Table, select_list
 
 
-def deduplicate(con: duckdb.DuckDBPyConnection, source: Table, key: list[str], keep: str, dest_dir: Path) -> TableResult:
+def deduplicate(con: duckdb.DuckDBPyConnection, source: Table, key: list[str], keep: str, dest_dir: Path) -> Result:
     """The rows of `source` whose `key` values were not seen before (keep='first') or after (keep='last').
 
     Only the key columns and row numbers are read; the result is a selection of the source's rows.

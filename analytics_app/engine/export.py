@@ -1,6 +1,4 @@
 """Turning a result table into a downloadable CSV, JSON or Parquet file."""
-import os
-import uuid
 from pathlib import Path
 
 import duckdb
@@ -9,6 +7,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from .files import atomic_path
 from .sql import ROW_ID
 from .tables import Table, select_list
 
@@ -42,12 +41,10 @@ def export_table(con: duckdb.DuckDBPyConnection, table: Table, fmt: str, dest: P
     """Write `dest` in `fmt` from `table` (without the row number), atomically."""
     if fmt not in FORMATS:
         raise ValueError(fmt)
-    dest = Path(dest)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
     names, batches = _user_batches(con, table)
     schema = pq.read_schema(table.path)
     user_schema = pa.schema([schema.field(n) for n in names])
-    try:
+    with atomic_path(Path(dest)) as tmp:
         if fmt == "csv":
             with pacsv.CSVWriter(tmp, user_schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
                 for batch in batches:
@@ -58,10 +55,6 @@ def export_table(con: duckdb.DuckDBPyConnection, table: Table, fmt: str, dest: P
                     writer.write_batch(batch)
         else:
             _write_json(tmp, batches)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return dest
 
 

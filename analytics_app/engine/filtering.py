@@ -5,13 +5,15 @@ import duckdb
 
 from .predicates import Condition, where_sql
 from .sql import ROW_ID, quote_ident
-from .tables import Table, TableResult, write_selection
+from .results import Result
+from .selections import write_selection
+from .tables import Table
 
 
 def filter_rows(
     con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict], conditions: list[Condition], match: str,
     dest_dir: Path,
-) -> TableResult:
+) -> Result:
     """A selection of the matching rows: only the filtered columns are read, one bit per row is written."""
     types = {c["name"]: c["type"] for c in schema}
     where, params = where_sql(conditions, types, match)

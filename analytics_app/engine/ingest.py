@@ -11,7 +11,8 @@ from .errors import EngineError
 from .execution import ProgressFn, no_progress, run_with_progress
 from .sniff import INVALID, Dialect, python_codec
 from .sql import Limits, connect, quote_ident
-from .tables import TableResult, write_query
+from .results import Result
+from .writer import write_query
 
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "#n/a"]
 INT_RE = r"[+-]?(0|[1-9][0-9]*)"
@@ -239,7 +240,7 @@ def _aggregate(con, path: Path, dialect: Dialect, read_types: dict, parts: list[
 
 
 def _write_checked(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str, str], text_read: set[str],
-                   dest: Path, on_progress: ProgressFn) -> tuple[TableResult, set[str]]:
+                   dest: Path, on_progress: ProgressFn) -> tuple[Result, set[str]]:
     """Write `dest` with the sample's types in one pass, checking every value on the way.
 
     Native columns are parsed by DuckDB, and a value that does not parse lands in a rejects table; the
@@ -313,7 +314,7 @@ def ingest_csv(
     limits: Limits,
     work_dir: Path,
     on_progress: ProgressFn = no_progress,
-) -> TableResult:
+) -> Result:
     """Read the CSV at `src` (already sniffed) and write a typed Parquet file at `dest`.
 
     Types are proposed from the first rows and checked over every row while the file is written, in one

@@ -1,12 +1,15 @@
-"""Pages of a table's rows: chosen columns, typed filters, sorting, served without reading the whole file."""
+"""Pages of a table's rows: chosen columns, typed filters, sorting, served without reading the whole file;
+rows by position, reading only the row groups that hold them."""
 from dataclasses import dataclass
 
 import duckdb
 
 from .errors import EngineError
 from .predicates import Condition, where_sql
-from .sql import ROW_ID, quote_ident
-from .tables import Table, rows_as_dicts, rows_at
+from .selections import selected_ids
+from .sql import PARQUET, ROW_ID, quote_ident
+from .tables import Table, select_list
+from .types import json_value
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,35 @@ def read_page(
         [*table.params, *params, page_size, offset],
     )
     return Page(total=total, items=rows_as_dicts(cursor, wanted))
+
+
+def rows_at(con: duckdb.DuckDBPyConnection, table: Table, start: int, stop: int, columns: list[str]) -> list[dict]:
+    """Rows start..stop-1 by position, as JSON-ready dicts, reading only the row groups that hold them."""
+    if stop <= start or not columns:
+        return []
+    rowid = quote_ident(ROW_ID)
+    select = select_list(columns)
+    if table.selection is None:
+        cursor = con.execute(
+            f"SELECT {select} FROM {PARQUET} WHERE {rowid} >= ? AND {rowid} < ? ORDER BY {rowid}",
+            [str(table.path), start, stop],
+        )
+        return rows_as_dicts(cursor, columns)
+    ids = selected_ids(table.selection, start, stop)
+    if not ids:
+        return []
+    cursor = con.execute(
+        f"SELECT {select} FROM {PARQUET} WHERE {rowid} BETWEEN ? AND ? "
+        f"AND {rowid} IN (SELECT unnest(CAST(? AS BIGINT[]))) ORDER BY {rowid}",
+        [str(table.path), ids[0], ids[-1], ids],
+    )
+    return rows_as_dicts(cursor, columns)
+
+
+def head(con: duckdb.DuckDBPyConnection, table: Table, n: int, columns: list[str]) -> list[dict]:
+    """The first n rows as JSON-ready dicts; only the first row groups are touched."""
+    return rows_at(con, table, 0, n, columns)
+
+
+def rows_as_dicts(cursor, columns: list[str]) -> list[dict]:
+    return [{name: json_value(v) for name, v in zip(columns, row)} for row in cursor.fetchall()]

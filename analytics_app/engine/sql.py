@@ -1,6 +1,8 @@
 """DuckDB connections, and the one function through which identifiers reach SQL."""
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -56,6 +58,16 @@ def connect(limits: Limits | None = None) -> duckdb.DuckDBPyConnection:
     con = _database(limits or Limits()).cursor()
     con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET progress_bar_time = 0")
     return con
+
+
+@contextmanager
+def session(limits: Limits | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for one piece of work, closed at the end of the block."""
+    con = connect(limits)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 PARQUET = "read_parquet(?)"

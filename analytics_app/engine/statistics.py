@@ -4,7 +4,9 @@ from pathlib import Path
 import duckdb
 
 from .sql import quote_ident
-from .tables import Table, TableResult, write_query
+from .results import Result
+from .tables import Table
+from .writer import write_query
 
 
 def group_statistics(
@@ -14,7 +16,7 @@ def group_statistics(
     columns: list[str],
     group: list | None,
     dest: Path,
-) -> TableResult:
+) -> Result:
     """One row per (group, column); `group` keeps only the group whose key equals it.
 
     The mode is the most frequent value, the smallest one on ties (as pandas' mode()[0]).

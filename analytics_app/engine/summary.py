@@ -1,15 +1,14 @@
 """Per-column profile of a table: counts, nulls, distinct values, and type-specific statistics.
 
-A dataset's profile is computed once when it is ingested and saved beside it (PROFILE_FILE).
+A dataset's profile is computed once when it is ingested and saved beside it.
 """
 import json
-import os
-import uuid
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
+from .files import atomic_path
 from .sql import quote_ident
 from .tables import Table
 from .types import BOOLEAN, NUMERIC, STRING, TEMPORAL, json_value
@@ -173,18 +172,10 @@ def summary_rows(profile: dict) -> list[dict]:
     return rows
 
 
-PROFILE_FILE = "profile.json"
-
-
 def save_profile(profile: dict, dest: Path) -> None:
     """Write a table's profile beside it (under a temporary name, then renamed)."""
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(dest) as tmp:
         tmp.write_text(json.dumps(profile, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def load_profile(path: Path) -> dict | None:

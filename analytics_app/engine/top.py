@@ -4,14 +4,16 @@ from pathlib import Path
 import duckdb
 
 from .sql import quote_ident
-from .tables import Table, TableResult, write_query
+from .results import Result
+from .tables import Table
+from .writer import write_query
 from .trend import aggregate_sql
 
 
 def top_groups(
     con: duckdb.DuckDBPyConnection, source: Table, by: str, value: str | None, agg: str, limit: int, order: str,
     dest: Path,
-) -> TableResult:
+) -> Result:
     """Rows {<by>, value}, best first; groups without a key are left out, ties broken by the key."""
     key = quote_ident(by)
     direction = "DESC" if order == "desc" else "ASC"

@@ -4,7 +4,9 @@ from pathlib import Path
 import duckdb
 
 from .sql import quote_ident
-from .tables import Table, TableResult, write_query
+from .results import Result
+from .tables import Table
+from .writer import write_query
 
 FREQUENCIES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 AGGREGATES = {
@@ -25,7 +27,7 @@ def aggregate_sql(agg: str, value: str | None) -> str:
 def trend_series(
     con: duckdb.DuckDBPyConnection, source: Table, date: str, value: str | None, freq: str, agg: str,
     group_by: str | None, dest: Path,
-) -> TableResult:
+) -> Result:
     """Rows {date, value} (plus the group) in date order; each bucket is labelled by its first day (weeks start Monday)."""
     bucket = f"CAST(date_trunc('{FREQUENCIES[freq]}', {quote_ident(date)}) AS DATE)"
     group_select = f", {quote_ident(group_by)}" if group_by else ""

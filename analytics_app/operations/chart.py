@@ -3,7 +3,8 @@ from rest_framework import serializers
 
 from ..engine.chart import DEFAULT_BINS, KINDS, render_chart
 from ..engine.trend import AGGREGATES
-from ..registry import ChartResult, Operation, RunContext, register
+from ..engine.results import IMAGE, IMAGE_FILE, Result
+from ..registry import Operation, RunContext, register
 from .checks import NUMERIC_TYPES, require_columns
 
 
@@ -31,12 +32,11 @@ def check(params: dict, schema: list[dict]) -> dict:
     return params
 
 
-def run(ctx: RunContext, params: dict):
-    path = ctx.result_dir / "chart.png"
+def run(ctx: RunContext, params: dict) -> Result:
     info = ctx.compute(lambda con: render_chart(
         con, ctx.source, params["kind"], params["x"], params.get("y"), params.get("agg"), params.get("title"),
-        path, params["bins"]), stage="rendering")
-    return ChartResult(path=path, value=info)
+        ctx.image_path(), params["bins"]), stage="rendering")
+    return Result(files={IMAGE: IMAGE_FILE}, value=info or None, folder=ctx.result_dir)
 
 
 register(Operation("chart", "A line, bar, scatter or histogram PNG.", ChartParams, run, check))

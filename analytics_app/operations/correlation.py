@@ -2,7 +2,7 @@
 from rest_framework import serializers
 
 from ..engine.correlation import METHODS, correlate
-from ..engine.tables import write_rows
+from ..engine.writer import write_rows
 from ..registry import Operation, RunContext, register
 from .checks import NUMERIC_TYPES, ColumnList, require_columns
 

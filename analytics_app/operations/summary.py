@@ -2,7 +2,7 @@
 from rest_framework import serializers
 
 from ..engine.summary import load_profile, profile_of, summarize, summary_rows
-from ..engine.tables import write_rows
+from ..engine.writer import write_rows
 from ..registry import Operation, RunContext, register
 from .checks import ColumnList, require_columns
 

@@ -8,14 +8,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics_app.engine.sql import connect
-from analytics_app.engine.tables import Table, head
+from analytics_app.engine.rows import head
 
 from ..errors import ApiError
 from ..models import Dataset
-from ..selectors import dataset_get_for_user, datasets_visible_to
+from ..selectors import dataset_get_for_user, dataset_table, datasets_visible_to
 from ..services.datasets import dataset_create, dataset_delete, dataset_share, dataset_unshare
-from ..storage import engine_limits, media_path
+from ..storage import engine
 from ..uploads import CsvBodyParser, SizeLimitUploadHandler, too_large
 from .accounts import error_response
 from .rows_query import RowsQuerySerializer, rows_page
@@ -36,7 +35,7 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
 def ready_table(dataset: Dataset):
     if dataset.status != Dataset.Status.READY:
         raise ApiError(409, f"{dataset.state_sentence()}; its rows are not available.")
-    return Table(media_path(dataset.parquet_file))
+    return dataset_table(dataset)
 
 
 def require_owner(request, dataset: Dataset) -> None:
@@ -138,13 +137,10 @@ class DatasetPreviewApi(APIView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         dataset = dataset_get_for_user(request.user, dataset_id)
-        path = ready_table(dataset)
+        table = ready_table(dataset)
         names = [c["name"] for c in dataset.columns]
-        con = connect(engine_limits())
-        try:
-            rows = head(con, path, query.validated_data["n"], names)
-        finally:
-            con.close()
+        with engine() as con:
+            rows = head(con, table, query.validated_data["n"], names)
         return Response({"id": str(dataset.id), "columns": names, "rows": rows})
 
 

@@ -4,11 +4,10 @@ from rest_framework import serializers
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.predicates import Condition
 from analytics_app.engine.rows import SortKey, read_page
-from analytics_app.engine.sql import connect
 from analytics_app.engine.tables import Table
 
 from ..errors import ApiError
-from ..storage import engine_limits
+from ..storage import engine
 
 
 class RowsQuerySerializer(serializers.Serializer):
@@ -42,13 +41,11 @@ def rows_page(query_params, table: Table, schema: list[dict], total: int | None 
     columns = _split(v["columns"]) if v.get("columns") else None
     sort = [SortKey(s.lstrip("-"), s.startswith("-")) for s in _split(v.get("sort", ""))]
     conditions = [parse_filter(raw) for raw in query_params.getlist("f")]
-    con = connect(engine_limits())
     try:
-        page = read_page(con, table, schema, columns, conditions, sort, v["page"], v["page_size"], total)
+        with engine() as con:
+            page = read_page(con, table, schema, columns, conditions, sort, v["page"], v["page_size"], total)
     except EngineError as exc:
         raise ApiError(400, exc.message, exc.details) from None
-    finally:
-        con.close()
     size = v["page_size"]
     return {
         "page": v["page"],

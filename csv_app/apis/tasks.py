@@ -2,86 +2,107 @@
 from django.http import FileResponse
 from django.urls import reverse
 from drf_yasg import openapi
-from drf_yasg.utils import swagger_auto_schema
+from drf_yasg.utils import swagger_auto_schema, swagger_serializer_method
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics_app.engine.export import FORMATS, export_table
-from analytics_app.engine.sql import connect
-from analytics_app.engine.tables import Table, head
+from analytics_app.engine.results import CONTENT_TYPES
+from analytics_app.engine.rows import head
+from analytics_app.engine.tables import Table
 from analytics_app.registry import all_operations
 
 from ..errors import ApiError
 from ..models import Task
 from ..pagination import PagePagination
-from ..selectors import dataset_get_for_user, task_get_for_user, task_result_table, tasks_of_user
+from ..selectors import dataset_get_for_user, task_get_for_user, task_result, task_result_table, tasks_of_user
 from ..services.datasets import dataset_from_task
 from ..services.tasks import task_cancel, task_delete, task_share, task_submit, task_unshare
 from .datasets import DatasetOutputSerializer
-from ..storage import engine_limits, media_path
+from ..storage import engine
 from .accounts import error_response
 from .rows_query import RowsQuerySerializer, rows_page
 
 
-def task_body(request, task: Task, n: int = 100) -> dict:
-    body = {
-        "task_id": str(task.id),
-        "operation": task.operation,
-        "file_id": str(task.dataset_id),
-        "source_task_id": str(task.source_task_id) if task.source_task_id else None,
-        "owner": task.owner.username,
-        "parameters": task.parameters,
-        "status": task.status,
-        "progress": {
-            "current": task.progress_current,
-            "total": task.progress_total,
-            "percent": round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0,
-            "stage": task.stage,
-        },
-        "attempts": task.attempts,
-        "created_at": task.created_at,
-        "started_at": task.started_at,
-        "finished_at": task.finished_at,
-    }
-    if task.status == Task.Status.SUCCESS:
-        columns = [c["name"] for c in task.result_columns or []]
-        table = task_result_table(task)
+class ProgressOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "TaskProgress"
+
+    current = serializers.IntegerField(source="progress_current")
+    total = serializers.IntegerField(source="progress_total")
+    percent = serializers.SerializerMethodField()
+    stage = serializers.CharField(help_text="queued, starting, the job's own stages (reading, computing, ...), "
+                                            "done, failed, cancelled, requeued")
+
+    def get_percent(self, task) -> float:
+        return round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0
+
+
+class ResultOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "TaskResult"
+
+    data = serializers.ListField(child=serializers.DictField(), help_text="The first n rows (query parameter n).")
+    file_link = serializers.URLField(help_text="The download; it names its format when that is not CSV.")
+    row_count = serializers.IntegerField(allow_null=True)
+    columns = serializers.ListField(child=serializers.CharField())
+    value = serializers.JSONField(allow_null=True, help_text="What the operation says besides rows (a summary, "
+                                                             "a matrix, a chart's points).")
+
+
+class TaskOutputSerializer(serializers.Serializer):
+    """A task as the API shows it; context: request, and n (how many result rows to include)."""
+
+    class Meta:
+        ref_name = "Task"
+
+    task_id = serializers.UUIDField(source="id")
+    operation = serializers.CharField()
+    file_id = serializers.UUIDField(source="dataset_id")
+    source_task_id = serializers.UUIDField(allow_null=True)
+    owner = serializers.CharField(source="owner.username")
+    parameters = serializers.JSONField()
+    status = serializers.ChoiceField(choices=Task.Status.values)
+    progress = ProgressOutputSerializer(source="*")
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField(format=None)
+    started_at = serializers.DateTimeField(format=None, allow_null=True)
+    finished_at = serializers.DateTimeField(format=None, allow_null=True)
+    result = serializers.SerializerMethodField(help_text="On SUCCESS only.")
+    error = serializers.CharField(help_text="On FAILURE only: why, in a sentence.")
+
+    @swagger_serializer_method(serializer_or_field=ResultOutputSerializer)
+    def get_result(self, task):
+        result = task_result(task)
+        if result is None:
+            return None
+        columns = [c["name"] for c in result.columns or []]
+        n, table = self.context.get("n", 100), result.table()
         data = []
         if table is not None and n > 0 and table.exists():
-            con = connect(engine_limits())
-            try:
+            with engine() as con:
                 data = head(con, table, n, columns)
-            finally:
-                con.close()
-        link = request.build_absolute_uri(reverse("task-download", args=[task.id]))
-        if task.result_kind == Task.ResultKind.CHART:
-            link += "?format=png"
-        body["result"] = {
-            "data": data,
-            "file_link": link,
-            "row_count": task.result_row_count,
-            "columns": columns,
-            "value": task.result_value,
-        }
-    if task.status == Task.Status.FAILURE:
-        body["error"] = task.error
-    return body
+        link = self.context["request"].build_absolute_uri(reverse("task-download", args=[task.id]))
+        if result.link_format:
+            link += f"?format={result.link_format}"
+        return {"data": data, "file_link": link, "row_count": result.row_count, "columns": columns,
+                "value": result.value}
+
+    def to_representation(self, task):
+        body = super().to_representation(task)
+        if task.status != Task.Status.SUCCESS:
+            body.pop("result")
+        if task.status != Task.Status.FAILURE:
+            body.pop("error")
+        return body
+
+
+def task_body(request, task: Task, n: int = 100) -> dict:
+    return TaskOutputSerializer(task, context={"request": request, "n": n}).data
 
 
 class StatusQuerySerializer(serializers.Serializer):
     n = serializers.IntegerField(required=False, default=100, min_value=0, max_value=1000)
-
-
-TASK_SCHEMA = openapi.Schema(type=openapi.TYPE_OBJECT, properties={
-    "task_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid"),
-    "operation": openapi.Schema(type=openapi.TYPE_STRING),
-    "file_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid"),
-    "status": openapi.Schema(type=openapi.TYPE_STRING, enum=list(Task.Status.values)),
-    "progress": openapi.Schema(type=openapi.TYPE_OBJECT),
-    "result": openapi.Schema(type=openapi.TYPE_OBJECT, description="On SUCCESS: data, file_link, row_count, columns, value"),
-    "error": openapi.Schema(type=openapi.TYPE_STRING, description="On FAILURE"),
-})
 
 
 class OperationSubmitApi(APIView):
@@ -150,7 +171,7 @@ class TaskStatusApi(APIView):
         task_id = serializers.UUIDField()
 
     @swagger_auto_schema(operation_summary="A task's status, progress and result", query_serializer=QuerySerializer,
-                         responses={200: TASK_SCHEMA, 404: error_response("Not found")}, tags=["tasks"])
+                         responses={200: TaskOutputSerializer, 404: error_response("Not found")}, tags=["tasks"])
     def get(self, request):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -160,7 +181,7 @@ class TaskStatusApi(APIView):
 
 class TaskDetailApi(APIView):
     @swagger_auto_schema(operation_summary="A task's status, progress and result", query_serializer=StatusQuerySerializer,
-                         responses={200: TASK_SCHEMA, 404: error_response("Not found")}, tags=["tasks"])
+                         responses={200: TaskOutputSerializer, 404: error_response("Not found")}, tags=["tasks"])
     def get(self, request, task_id):
         query = StatusQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -207,7 +228,8 @@ class TaskListApi(APIView):
     def get(self, request):
         paginator = PagePagination()
         page = paginator.paginate_queryset(self.get_queryset(), request, view=self)
-        return paginator.get_paginated_response([task_body(request, t, n=0) for t in page])
+        return paginator.get_paginated_response(
+            TaskOutputSerializer(page, many=True, context={"request": request, "n": 0}).data)
 
 
 def owned_task(request, task_id) -> Task:
@@ -247,7 +269,7 @@ class TaskDownloadApi(APIView):
         class Meta:
             ref_name = "TaskDownloadQuery"
 
-        format = serializers.ChoiceField(choices=[*FORMATS, "png"], required=False)
+        format = serializers.ChoiceField(choices=list(CONTENT_TYPES), required=False)
 
     @swagger_auto_schema(operation_summary="Download a result (csv, json, parquet; png for charts)",
                          query_serializer=QuerySerializer, responses={200: "The file"}, tags=["tasks"])
@@ -256,31 +278,19 @@ class TaskDownloadApi(APIView):
         query.is_valid(raise_exception=True)
         task = task_get_for_user(request.user, task_id)
         _require_success(task)
-        fmt = query.validated_data.get("format")
-        if task.result_kind == Task.ResultKind.CHART:
-            if fmt not in (None, "png"):
-                raise ApiError(400, "A chart downloads as png.", {"format": ["use png"]})
-            png = media_path(task.result_dir) / "chart.png"
-            return FileResponse(open(png, "rb"), content_type="image/png", as_attachment=True, filename=f"{task.id}.png")
-        fmt = fmt or "csv"
-        if fmt == "png":
-            raise ApiError(400, "Only charts download as png; use csv, json or parquet.", {"format": ["use csv, json or parquet"]})
-        table = _result_table(task)
-        export_dir = (media_path(task.result_dir) if task.result_dir else table.path.parent)
-        target = export_dir / f"export.{fmt}"
-        if not target.exists() or target.stat().st_mtime < table.path.stat().st_mtime:
-            con = connect(engine_limits())
-            try:
-                export_table(con, table, fmt, target)
-            finally:
-                con.close()
-        types = {"csv": "text/csv; charset=utf-8", "json": "application/json", "parquet": "application/vnd.apache.parquet"}
-        return FileResponse(open(target, "rb"), content_type=types[fmt], as_attachment=True,
+        result = task_result(task)
+        fmt = query.validated_data.get("format") or result.default_format
+        if fmt not in result.formats:
+            allowed = ", ".join(result.formats)
+            raise ApiError(400, f"This result downloads as {allowed}; not as {fmt}.", {"format": [f"use {allowed}"]})
+        with engine() as con:
+            path, content_type = result.download(con, fmt)
+        return FileResponse(open(path, "rb"), content_type=content_type, as_attachment=True,
                             filename=f"{task.operation}-{str(task.id)[:8]}.{fmt}")
 
 
 class TaskCancelApi(APIView):
-    @swagger_auto_schema(operation_summary="Cancel a queued or running task", responses={202: TASK_SCHEMA, 409: error_response("Already finished")}, tags=["tasks"])
+    @swagger_auto_schema(operation_summary="Cancel a queued or running task", responses={202: TaskOutputSerializer, 409: error_response("Already finished")}, tags=["tasks"])
     def post(self, request, task_id):
         task = task_cancel(owned_task(request, task_id))
         return Response(task_body(request, task, n=0), status=status.HTTP_202_ACCEPTED)

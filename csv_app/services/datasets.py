@@ -8,26 +8,25 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, Sum
-from django.http import Http404
 
 from analytics_app.engine.errors import EngineError
+from analytics_app.engine.files import link_or_copy
+from analytics_app.engine.results import save_table_as_dataset
 from analytics_app.engine.sniff import HEAD_BYTES, sniff
-from analytics_app.engine.sql import connect
-from analytics_app.engine.tables import link_or_copy, materialise
+from analytics_app.registry import ingest_job
 
-from ..errors import ApiError
+from ..exceptions import Conflict, Invalid, NotFound, TooLarge
 from ..models import Dataset, DatasetShare, Task
-from ..selectors import INGEST
-from ..storage import dataset_dir, engine_limits, relative, remove_tree, result_dir
+from ..selectors import task_result_table
+from ..storage import dataset_dir, engine, relative, remove_tree, result_dir
 from .queue import create_and_enqueue, task_enqueue_on_commit
 
 logger = logging.getLogger("ravid.datasets")
 
 
-def _too_large(size: int) -> ApiError:
+def _too_large(size: int) -> TooLarge:
     limit = settings.MAX_UPLOAD_BYTES
-    return ApiError(
-        413,
+    return TooLarge(
         f"The upload is {size} bytes; the limit is {limit} bytes.",
         {"file": [f"at most {limit} bytes"]},
     )
@@ -48,8 +47,7 @@ def upload_check_quota(owner, size: int) -> None:
         return
     used = storage_used(owner)
     if used + size > quota:
-        raise ApiError(
-            413,
+        raise TooLarge(
             f"This upload ({size} bytes) would exceed your storage quota: you use {used} of {quota} bytes. "
             "Delete datasets you no longer need.",
             {"quota": [f"used {used} of {quota} bytes"]},
@@ -82,7 +80,7 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
     try:
         dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS)
     except EngineError as exc:
-        raise ApiError(400, exc.message, exc.details) from None
+        raise Invalid(exc.message, exc.details) from None
     dataset_id = uuid.uuid4()
     folder = dataset_dir(dataset_id)
     folder.mkdir(parents=True, exist_ok=False)
@@ -104,7 +102,7 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
             columns=[{"name": c, "type": None} for c in dialect.columns],
             source_file=relative(source),
         )
-        task = Task.objects.create(owner=owner, dataset=dataset, operation=INGEST, parameters={})
+        task = Task.objects.create(owner=owner, dataset=dataset, operation=ingest_job().name, parameters={})
         task_enqueue_on_commit(task)
         return dataset, task
 
@@ -139,9 +137,9 @@ def user_resolve(identifier: str, *, owner_id: int, what: str):
     ident = (identifier or "").strip()
     user = get_user_model().objects.filter(Q(username__iexact=ident) | Q(email__iexact=ident)).order_by("id").first()
     if user is None:
-        raise ApiError(404, f"No user '{ident}' was found.", {"user": ["unknown user"]})
+        raise NotFound(f"No user '{ident}' was found.", {"user": ["unknown user"]})
     if user.pk == owner_id:
-        raise ApiError(400, f"The owner already has access to this {what}.", {"user": ["that is the owner"]})
+        raise Invalid(f"The owner already has access to this {what}.", {"user": ["that is the owner"]})
     return user
 
 
@@ -155,7 +153,7 @@ def share_grant(share_model, target: str, obj, user_identifier: str):
 def share_revoke(share_model, target: str, obj, user_id: int) -> None:
     deleted, _ = share_model.objects.filter(**{target: obj}, user_id=user_id).delete()
     if not deleted:
-        raise Http404
+        raise NotFound()
 
 
 def dataset_share(*, dataset: Dataset, user_identifier: str) -> DatasetShare:
@@ -168,28 +166,15 @@ def dataset_unshare(*, dataset: Dataset, user_id: int) -> None:
 
 def dataset_from_task(*, task: Task, owner, name: str | None) -> Dataset:
     """A new READY dataset holding a task's table result (linked, or written out for a selection; not re-parsed)."""
-    from ..selectors import task_result_table
-
     table = task_result_table(task)
     if table is None or not table.exists():
-        raise ApiError(409, "Only a successful task with a table result can be saved as a dataset.")
+        raise Conflict("Only a successful task with a table result can be saved as a dataset.")
     dataset_id = uuid.uuid4()
     folder = dataset_dir(dataset_id)
     folder.mkdir(parents=True)
-    target = folder / "data.parquet"
     try:
-        if table.selection is None:
-            link_or_copy(table.path, target)
-        else:
-            con = connect(engine_limits())
-            try:
-                materialise(con, table, target)
-            finally:
-                con.close()
-    except BaseException:
-        remove_tree(folder)
-        raise
-    try:
+        with engine() as con:
+            target = save_table_as_dataset(con, table, folder).table().path
         return Dataset.objects.create(
             id=dataset_id, owner=owner, status=Dataset.Status.READY,
             name=clean_name(name, fallback=f"{task.operation} of {task.dataset.name}"),
@@ -230,7 +215,7 @@ def datasets_purge_expired(now=None) -> int:
     for dataset in Dataset.objects.filter(created_at__lt=cutoff):
         dataset_delete(dataset)
         removed += 1
-    old_tasks = Task.objects.filter(created_at__lt=cutoff).exclude(operation=INGEST).exclude(
+    old_tasks = Task.objects.filter(created_at__lt=cutoff).exclude(operation=ingest_job().name).exclude(
         status__in=[Task.Status.PENDING, Task.Status.STARTED])
     for task_id in list(old_tasks.values_list("id", flat=True)):
         Task.objects.filter(id=task_id).delete()

@@ -1,33 +1,37 @@
-"""Putting a task on the queue once its row is committed; a broker that is down becomes a 503."""
+"""Putting a task on the queue once its row is committed; a broker that is down is Unavailable.
+
+Tasks are published by name: the services never import the Celery adapter (csv_app.tasks), which imports them."""
 import logging
 
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import ApiError
+from ravid_project.celery import app as celery_app
+
+from ..exceptions import Unavailable
 from ..models import Task
 
 logger = logging.getLogger("ravid.queue")
+RUN_TASK = "csv_app.tasks.run_task"
+QUEUE_DOWN = "The job queue is unavailable right now; nothing was queued. Try again shortly."
 
 
-class QueueUnavailable(ApiError):
-    def __init__(self):
-        super().__init__(503, "The job queue is unavailable right now; nothing was queued. Try again shortly.")
+def publish(task_id: str) -> None:
+    """Send the message that makes a worker run the task row `task_id`."""
+    celery_app.send_task(RUN_TASK, args=[task_id])
 
 
 def task_enqueue_on_commit(task: Task) -> None:
-    """Publish the task when the surrounding transaction commits (Celery's delay_on_commit)."""
-    from ..tasks import run_task
-
-    run_task.delay_on_commit(str(task.id))
+    """Publish the task when the surrounding transaction commits (a failure there undoes the transaction's work:
+    see create_and_enqueue)."""
+    task_id = str(task.id)
+    transaction.on_commit(lambda: publish(task_id))
 
 
 def task_requeue(task_id) -> bool:
     """Publish an existing PENDING task again; False when the broker cannot be reached."""
-    from ..tasks import run_task
-
     try:
-        run_task.delay(str(task_id))
+        publish(str(task_id))
     except Exception:
         logger.warning("could not requeue task", extra={"ravid_task_id": str(task_id)}, exc_info=True)
         return False
@@ -39,10 +43,8 @@ def queue_length(name: str = "celery") -> int | None:
     """Messages waiting in the broker's queue, or None when the broker cannot say."""
     from kombu.exceptions import ChannelError
 
-    from ravid_project.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with celery_app.connection_for_write() as conn:
             return conn.default_channel.queue_declare(queue=name, passive=True).message_count
     except ChannelError:
         return 0  # the queue does not exist (yet, or any more): nothing is waiting in it
@@ -61,5 +63,5 @@ def create_and_enqueue(create, cleanup):
             raise
         logger.error("publishing to the broker failed: %s", exc.__class__.__name__)
         cleanup(result)
-        raise QueueUnavailable() from None
+        raise Unavailable(QUEUE_DOWN) from None
     return result

@@ -215,13 +215,13 @@ def test_a_failed_profile_does_not_fail_the_ingest(monkeypatch, ready_dataset, r
     import duckdb
 
     from csv_app.models import Dataset
-    from csv_app.services import tasks as task_services
+    from analytics_app.operations import ingest
     from csv_app.storage import media_path
 
     def broken(*args, **kwargs):
         raise duckdb.OutOfMemoryException("no memory for the profile")
 
-    monkeypatch.setattr(task_services, "summarize", broken)
+    monkeypatch.setattr(ingest, "summarize", broken)
     file_id = ready_dataset(SALES)  # asserts the ingest succeeded
     assert not media_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json").exists()
     monkeypatch.undo()

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from csv_app.models import Task
-from csv_app.services import tasks as runner
+from csv_app.services import runner, sweep
 from csv_app.storage import media_path, result_dir
 from tests.conftest import run_pending, upload
 
@@ -18,14 +18,14 @@ CSV = "id,city,score\n1,Paris,10\n2,Rome,7\n3,Paris,10\n"
 def published(monkeypatch):
     """What the task's folder held at the moment each final status was written."""
     seen: list[tuple[str, list[str]]] = []
-    finish = runner._finish
+    end = runner.task_end
 
-    def spy(task, status, **fields):
+    def spy(task, status, *args, **kwargs):
         folder = result_dir(task.id)
         seen.append((status, sorted(p.name for p in folder.iterdir()) if folder.exists() else []))
-        return finish(task, status, **fields)
+        return end(task, status, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "_finish", spy)
+    monkeypatch.setattr(runner, "task_end", spy)
     return seen
 
 
@@ -59,8 +59,8 @@ def test_a_failure_and_a_time_out_are_published_after_the_attempt_folder_is_remo
     assert not result_dir(broken).exists() and not result_dir(slow).exists()
 
 
-def test_progress_never_goes_back_within_or_across_stages(client_a, ready_dataset):
-    task_id = submit(client_a, ready_dataset(CSV), operation="unique", column="city")
+def test_progress_never_goes_back_within_or_across_stages(client_a):
+    task_id = upload(client_a, CSV).json()["task_id"]  # an ingest, whose stages these are
     Task.objects.filter(id=task_id).update(status=Task.Status.STARTED, attempts=1)
     report = runner.ProgressReporter(task_id, attempt=1, every=0)
     seen = []
@@ -90,8 +90,8 @@ def test_the_jobs_of_a_stopping_worker_and_of_dead_ones_here_go_back_on_the_queu
     for name, task_id in ids.items():
         Task.objects.filter(id=task_id).update(status=Task.Status.STARTED, attempts=1, worker=workers[name])
 
-    assert runner.tasks_requeue_from_node(f"w1@{host}") == 1
-    assert runner.tasks_requeue_dead_here() == 1
+    assert sweep.tasks_requeue_from_node(f"w1@{host}") == 1
+    assert sweep.tasks_requeue_dead_here() == 1
     status = {name: Task.objects.get(id=task_id).status for name, task_id in ids.items()}
     assert status == {"stopping": "PENDING", "dead": "PENDING", "alive": "STARTED", "elsewhere": "STARTED"}
     assert run_pending(ids["dead"]) == "SUCCESS" and Task.objects.get(id=ids["dead"]).attempts == 2

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from csv_app.models import Task
-from csv_app.services import tasks as task_services
+from csv_app.services import sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def published(monkeypatch):
     sent = []
-    monkeypatch.setattr(task_services, "task_requeue", lambda task_id: sent.append(str(task_id)) or True)
+    monkeypatch.setattr(sweep, "task_requeue", lambda task_id: sent.append(str(task_id)) or True)
     return sent
 
 
@@ -31,10 +31,10 @@ def test_a_silent_task_is_requeued_then_failed_after_the_last_attempt(client_a, 
     file_id = ready_dataset("a,b\n1,2\n")
     task_id = submit(client_a, file_id)
     silent(task_id, attempts=1)
-    assert task_services.tasks_sweep_stale()["requeued"] == 1
+    assert sweep.tasks_sweep_stale()["requeued"] == 1
     assert Task.objects.get(id=task_id).status == "PENDING" and published == [task_id]
     silent(task_id, attempts=settings.TASK_MAX_ATTEMPTS)
-    assert task_services.tasks_sweep_stale()["failed"] == 1
+    assert sweep.tasks_sweep_stale()["failed"] == 1
     body = client_a.get(f"/api/tasks/{task_id}/").json()
     assert body["status"] == "FAILURE"
     assert body["error"] == f"The worker running this task stopped responding {settings.TASK_MAX_ATTEMPTS} times; giving up."
@@ -43,7 +43,7 @@ def test_a_silent_task_is_requeued_then_failed_after_the_last_attempt(client_a, 
 def test_a_live_task_is_left_alone(client_a, ready_dataset, published):
     task_id = submit(client_a, ready_dataset("a,b\n1,2\n"))
     silent(task_id, attempts=1, seconds=1)
-    assert task_services.tasks_sweep_stale() == {"requeued": 0, "failed": 0}
+    assert sweep.tasks_sweep_stale() == {"requeued": 0, "failed": 0}
     assert Task.objects.get(id=task_id).status == "STARTED"
 
 
@@ -51,7 +51,7 @@ def test_queued_tasks_missing_from_the_broker_are_published_again(client_a, read
     file_id = ready_dataset("a,b\n1,2\n")
     task_id = submit(client_a, file_id)
     Task.objects.filter(id=task_id).update(enqueued_at=timezone.now() - timedelta(seconds=60))
-    monkeypatch.setattr(task_services, "queue_length", lambda: 1)
-    assert task_services.tasks_sweep_stale()["requeued"] == 0, "one message waits for the one task"
-    monkeypatch.setattr(task_services, "queue_length", lambda: 0)
-    assert task_services.tasks_sweep_stale()["requeued"] == 1 and published == [task_id]
+    monkeypatch.setattr(sweep, "queue_length", lambda: 1)
+    assert sweep.tasks_sweep_stale()["requeued"] == 0, "one message waits for the one task"
+    monkeypatch.setattr(sweep, "queue_length", lambda: 0)
+    assert sweep.tasks_sweep_stale()["requeued"] == 1 and published == [task_id]

@@ -170,12 +170,12 @@ def test_delete_task_removes_its_files(client_a, people, run_operation):
 
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_at_submit_is_503_and_leaves_no_row(transactional_db, client_a, people, monkeypatch):
-    from csv_app import tasks
+    from csv_app.services import queue
 
     def down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.run_task, "delay", down)
+    monkeypatch.setattr(queue, "publish", down)
     r = client_a.post("/api/perform-operation/", {"file_id": people, "operation": "dedup"}, format="json")
     assert r.status_code == 503
     assert r.json()["code"] == "service_unavailable" and "6379" not in r.json()["error"]

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from analytics_app.engine.ingest import ingest_csv
+from analytics_app.engine.results import Result
 from analytics_app.engine.sniff import sniff
 from analytics_app.engine.sql import Limits, connect
 from analytics_app.engine.tables import Table
@@ -43,9 +44,9 @@ def out_dir(tmp_path) -> Path:
     return tmp_path / "result"
 
 
-def rows_of(table: Table | Path) -> pd.DataFrame:
+def rows_of(table: Table | Result | Path) -> pd.DataFrame:
     """A table's rows in order, without the row number, as pandas reads them from Arrow."""
-    table = Table.in_folder(table) if isinstance(table, Path) and table.is_dir() else table
+    table = table.table() if isinstance(table, Result) else table
     table = Table(table) if isinstance(table, Path) else table
     con = duckdb.connect()
     try:

@@ -4,7 +4,8 @@ import duckdb
 
 from analytics_app.engine.dedup import deduplicate
 from analytics_app.engine.sql import Limits, connect
-from analytics_app.engine.tables import Table, write_query
+from analytics_app.engine.tables import Table
+from analytics_app.engine.writer import write_query
 
 from .conftest import rows_of
 
@@ -23,5 +24,5 @@ def test_dedup_larger_than_the_memory_limit_spills_and_completes(tmp_path):
     finally:
         con.close()
     assert result.row_count == 1_500_000
-    keys = rows_of(tmp_path / "out")["k"].tolist()
+    keys = rows_of(result)["k"].tolist()
     assert keys == list(range(1_500_000)), "first of each key, in the original order"

@@ -12,7 +12,9 @@ from analytics_app.engine.filtering import filter_rows
 from analytics_app.engine.predicates import Condition
 from analytics_app.engine.rows import SortKey, read_page
 from analytics_app.engine.summary import summarize
-from analytics_app.engine.tables import ROWS_PER_GROUP, Table, head, materialise
+from analytics_app.engine.rows import head
+from analytics_app.engine.selections import materialise
+from analytics_app.engine.tables import ROWS_PER_GROUP, Table
 
 from .conftest import rows_of
 
@@ -29,7 +31,7 @@ def numbers(ingest):
 def test_dedup_is_a_selection_that_shares_the_source_file(con, tmp_path, numbers):
     source, schema = numbers
     result = deduplicate(con, source, ["triple"], "last", tmp_path / "dedup")
-    table = Table.in_folder(tmp_path / "dedup")
+    table = result.table()
     assert table.selection is not None
     assert table.path.stat().st_ino == source.path.stat().st_ino, "linked, not copied"
     assert result.row_count == table.row_count() == (ROWS + 2) // 3
@@ -40,7 +42,7 @@ def test_dedup_is_a_selection_that_shares_the_source_file(con, tmp_path, numbers
 def test_pages_of_a_selection_at_any_depth_match_the_kept_rows(con, tmp_path, numbers):
     source, schema = numbers
     result = filter_rows(con, source, schema, [Condition("parity", "eq", "odd")], "all", tmp_path / "odd")
-    table = Table.in_folder(tmp_path / "odd")
+    table = result.table()
     odd = list(range(1, ROWS, 2))
     assert result.row_count == len(odd)
     # A page that straddles the first row-group boundary, one deep in the last group, and one past the end.
@@ -54,8 +56,7 @@ def test_pages_of_a_selection_at_any_depth_match_the_kept_rows(con, tmp_path, nu
 
 def test_filters_and_sort_over_a_selection(con, tmp_path, numbers):
     source, schema = numbers
-    filter_rows(con, source, schema, [Condition("n", "lt", 1000)], "all", tmp_path / "small")
-    table = Table.in_folder(tmp_path / "small")
+    table = filter_rows(con, source, schema, [Condition("n", "lt", 1000)], "all", tmp_path / "small").table()
     page = read_page(con, table, schema, ["n"], [Condition("parity", "eq", "even")], [SortKey("n", True)], 1, 3)
     assert page.total == 500
     assert [r["n"] for r in page.items] == [998, 996, 994]
@@ -63,10 +64,10 @@ def test_filters_and_sort_over_a_selection(con, tmp_path, numbers):
 
 def test_chained_selections_point_at_the_original_rows(con, tmp_path, numbers):
     source, schema = numbers
-    filter_rows(con, source, schema, [Condition("n", "gte", ROWS_PER_GROUP - 10)], "all", tmp_path / "tail")
-    tail = Table.in_folder(tmp_path / "tail")
+    tail = filter_rows(con, source, schema, [Condition("n", "gte", ROWS_PER_GROUP - 10)], "all",
+                       tmp_path / "tail").table()
     result = deduplicate(con, tail, ["parity"], "first", tmp_path / "again")
-    again = Table.in_folder(tmp_path / "again")
+    again = result.table()
     assert result.row_count == 2
     assert rows_of(again)["n"].tolist() == [ROWS_PER_GROUP - 10, ROWS_PER_GROUP - 9]
     assert pq.read_metadata(again.selection).num_rows == ROWS, "one mask over the original file, not nested"
@@ -76,9 +77,8 @@ def test_chained_selections_point_at_the_original_rows(con, tmp_path, numbers):
 
 def test_export_and_materialise_keep_order_and_content(con, tmp_path, numbers):
     source, schema = numbers
-    filter_rows(con, source, schema, [Condition("n", "between", [ROWS_PER_GROUP - 2, ROWS_PER_GROUP + 1])], "all",
-                tmp_path / "edge")
-    table = Table.in_folder(tmp_path / "edge")
+    table = filter_rows(con, source, schema, [Condition("n", "between", [ROWS_PER_GROUP - 2, ROWS_PER_GROUP + 1])],
+                        "all", tmp_path / "edge").table()
     exported = export_table(con, table, "csv", tmp_path / "edge.csv")
     lines = list(csv.reader(io.StringIO(exported.read_text())))
     expected = [[str(n), str(n // 3), "even" if n % 2 == 0 else "odd", f"r{n}"]
@@ -94,7 +94,7 @@ def test_export_and_materialise_keep_order_and_content(con, tmp_path, numbers):
 def test_an_empty_selection(con, tmp_path, numbers):
     source, schema = numbers
     result = filter_rows(con, source, schema, [Condition("n", "lt", 0)], "all", tmp_path / "none")
-    table = Table.in_folder(tmp_path / "none")
+    table = result.table()
     assert result.row_count == 0 == table.row_count()
     assert read_page(con, table, schema, None, [], [], 1, 10, 0).items == []
     assert rows_of(table).empty

@@ -1,0 +1,79 @@
+"""Writing a query's rows as a table: Parquet with a dense row number column, streamed, under a temporary name."""
+import queue
+import threading
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .files import atomic_path
+from .results import TABLE, Result
+from .sql import ROW_ID
+from .tables import ROWS_PER_GROUP, columns_of_schema
+
+
+def write_query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list, dest: Path, flags: tuple[str, ...] = ()
+) -> Result:
+    """Stream a query's rows into `dest` as Parquet with a row number column, via a temporary name.
+
+    `flags` name boolean columns of the query that are not written; `flagged` tells which were ever true.
+    """
+    reader = con.sql(sql, params=params).to_arrow_reader(ROWS_PER_GROUP)
+    return write_batches(reader, dest, flags)
+
+
+def write_batches(reader: pa.RecordBatchReader, dest: Path, flags: tuple[str, ...] = ()) -> Result:
+    """Write every batch with a dense row number; producing and writing overlap in two threads."""
+    dest = Path(dest)
+    kept = [f for f in reader.schema if f.name not in flags]
+    schema = pa.schema(kept, metadata=reader.schema.metadata).append(pa.field(ROW_ID, pa.int64(), nullable=False))
+    text_columns = [f.name for f in kept if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    flag_at = [reader.schema.get_field_index(name) for name in flags]
+    keep_at = [i for i, f in enumerate(reader.schema) if f.name not in flags]
+    flagged: set[str] = set()
+    pending: queue.Queue = queue.Queue(maxsize=4)
+    failure: list[BaseException] = []
+
+    def consume(writer: pq.ParquetWriter) -> None:
+        while (batch := pending.get()) is not None:
+            if failure:
+                continue
+            try:
+                writer.write_batch(batch, row_group_size=ROWS_PER_GROUP)
+            except BaseException as exc:  # handed to the producing thread
+                failure.append(exc)
+
+    rows = 0
+    with atomic_path(dest) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression="snappy", use_dictionary=text_columns or False) as writer:
+            consumer = threading.Thread(target=consume, args=(writer,), name="ravid-parquet-writer", daemon=True)
+            consumer.start()
+            try:
+                for batch in reader:
+                    if failure:
+                        break
+                    if batch.num_rows == 0:
+                        continue
+                    for name, i in zip(flags, flag_at):
+                        if name not in flagged and pc.any(batch.column(i)).as_py():
+                            flagged.add(name)
+                    ids = pa.array(np.arange(rows, rows + batch.num_rows, dtype=np.int64))
+                    pending.put(pa.RecordBatch.from_arrays([*(batch.column(i) for i in keep_at), ids], schema=schema))
+                    rows += batch.num_rows
+            finally:
+                pending.put(None)
+                consumer.join()
+            if failure:
+                raise failure[0]
+    return Result(files={TABLE: dest.name}, row_count=rows, columns=columns_of_schema(schema), folder=dest.parent,
+                  flagged=flagged)
+
+
+def write_rows(rows: list[dict], dest: Path, schema: pa.Schema | None = None) -> Result:
+    """A small in-memory result (a summary, a matrix) written like any other table."""
+    table = pa.Table.from_pylist(rows, schema=schema) if rows else pa.table({})
+    return write_batches(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), dest)

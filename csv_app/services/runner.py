@@ -1,0 +1,260 @@
+"""Running a task row on a worker: claim it, report progress and heartbeat, run its job, store its result, end it.
+
+The task row is the truth about a job. A worker claims it atomically; each attempt writes into a folder of its
+own, which becomes the result only if the attempt still owns the task when it ends; the final status is
+published only once the files are in their final state."""
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from analytics_app.engine.errors import Cancelled, EngineError
+from analytics_app.engine.results import Result, dataset_input
+from analytics_app.registry import InvalidParameters, Operation, RunContext, Upload, get_job
+
+from .. import logging_context
+from ..models import Dataset, Task
+from ..selectors import task_result
+from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
+from .datasets import dataset_mark_failed, source_cleanup
+
+logger = logging.getLogger("ravid.tasks")
+S = Task.Status
+INTERNAL_ERROR = "The operation failed because of an internal error; it has been logged."
+
+
+class ProgressReporter:
+    """Writes progress and the heartbeat to the task row at most every half second; asks the work to stop
+    when the task was cancelled or has run past its time limit."""
+
+    def __init__(self, task_id, attempt: int, time_limit: float | None = None, every: float = 0.5,
+                 job: Operation | None = None):
+        self.task_id = task_id
+        self.attempt = attempt
+        self.every = every
+        self.job = job
+        self.last = 0.0
+        self.high = 0  # the overall percent never goes back, whatever a stage's own counter does
+        self.cancelled = False
+        self.timed_out = False
+        self.deadline = time.monotonic() + time_limit if time_limit else None
+
+    def __call__(self, stage: str, percent: float) -> bool:
+        now = time.monotonic()
+        if self.deadline is not None and now > self.deadline:
+            self.timed_out = True
+            return False
+        if now - self.last < self.every:
+            return not self.cancelled
+        self.last = now
+        job = self.job or get_job(Task.objects.filter(id=self.task_id).values_list("operation", flat=True).first())
+        self.high = max(self.high, job.overall(stage, percent))
+        updated = Task.objects.filter(id=self.task_id, status=S.STARTED, attempts=self.attempt).update(
+            stage=stage, progress_current=self.high, progress_total=100, heartbeat_at=timezone.now()
+        )
+        if updated == 0:
+            self.cancelled = True
+        return not self.cancelled
+
+
+def worker_identity(node: str = "") -> str:
+    """'<celery node> <host>:<pid>': enough to tell later whether that process still lives."""
+    return f"{node or 'worker'} {socket.gethostname()}:{os.getpid()}"
+
+
+def worker_is_dead(identity: str) -> bool:
+    """True when `identity` names a process on this host that no longer exists."""
+    host, _, pid = identity.rpartition(" ")[2].rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _claim(task_id, worker: str) -> Task | None:
+    """Move the task to STARTED unless a live worker has it; None when there is nothing to run here."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.TASK_HEARTBEAT_STALE_SECONDS)
+    claimable = Q(status=S.PENDING) | Q(status=S.STARTED, heartbeat_at__lt=stale) | Q(status=S.STARTED, heartbeat_at__isnull=True)
+    current = Task.objects.filter(id=task_id, status=S.STARTED).values_list("worker", flat=True).first()
+    if current and current != worker and worker_is_dead(current):
+        claimable |= Q(status=S.STARTED, worker=current)  # redelivered after its pool process was killed
+    updated = Task.objects.filter(claimable, id=task_id).update(
+        status=S.STARTED, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
+        worker=worker[:255], stage="starting", progress_current=0, error="",
+    )
+    if not updated:
+        return None
+    return Task.objects.select_related("dataset").get(id=task_id)
+
+
+def _attempt_dir(task: Task) -> Path:
+    """Where this attempt writes; it becomes the result only if the attempt still owns the task."""
+    return result_dir(task.id) / f".attempt-{task.attempts}-{uuid.uuid4().hex[:8]}.tmp"
+
+
+def _remove_older_attempts(task: Task) -> None:
+    """Folders left by attempts whose worker died; they lost the task to this one."""
+    folder = result_dir(task.id)
+    for path in folder.glob("*attempt-*"):
+        number = path.name.lstrip(".").split("-")[1]
+        if number.isdigit() and int(number) < task.attempts:
+            remove_tree(path)
+
+
+def _clear_attempts(task: Task) -> None:
+    """Remove the folders of earlier attempts, and the task's folder if that leaves it empty (the current
+    attempt's own folder is removed by whoever moved or abandoned it)."""
+    _remove_older_attempts(task)
+    try:
+        result_dir(task.id).rmdir()
+    except OSError:
+        pass
+
+
+def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_limit: int | None = None) -> str | None:
+    """Run one task to its end on this worker. Returns the final status, or None if it was not ours to run.
+
+    `stop_errors` are the exceptions a time limit raises here; they end the task as timed out.
+    """
+    task = _claim(task_id, worker or worker_identity())
+    if task is None:
+        return None
+    token = logging_context.task_id.set(str(task.id))
+    try:
+        return _execute(task, stop_errors, time_limit or settings.TASK_SOFT_TIME_LIMIT)
+    finally:
+        logging_context.task_id.reset(token)
+
+
+def _execute(task: Task, stop_errors: tuple, limit: int) -> str:
+    job = get_job(task.operation)
+    reporter = ProgressReporter(task.id, task.attempts, limit, job=job)
+    work_dir = _attempt_dir(task)
+    work_dir.mkdir(parents=True)
+    started = time.monotonic()
+    status, reason = None, ""
+    try:
+        if job is None:
+            raise EngineError(f"The operation '{task.operation}' no longer exists.")
+        result = job.execute(_context(task, job, reporter, work_dir), task.parameters)
+        status = _succeed(task, job, result, work_dir)
+    except Cancelled:
+        if reporter.timed_out:
+            reason = f"The task timed out after {limit} s."
+        else:
+            status = S.REVOKED
+    except stop_errors:  # Celery's own time limit, should it reach this process first
+        reason = f"The task timed out after {limit} s."
+    except EngineError as exc:
+        reason = exc.message
+    except InvalidParameters as exc:
+        reason = exc.sentence
+    except Exception:
+        logger.exception("task failed", extra={"operation": task.operation})
+        reason = INTERNAL_ERROR
+    finally:
+        # The files reach their final state before the final status is published: a client that sees the
+        # task end never finds an attempt's leftovers.
+        remove_tree(work_dir)
+        if status != S.SUCCESS:
+            _clear_attempts(task)
+    if reason:
+        task_end(task, S.FAILURE, reason, attempt=task.attempts)
+        status = S.FAILURE
+    elif status == S.REVOKED:
+        task_end(task, S.REVOKED, attempt=task.attempts)
+        status = Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
+    logger.info(
+        "task finished",
+        extra={"ravid_task_id": str(task.id), "operation": task.operation, "status": status,
+               "seconds": round(time.monotonic() - started, 3)},
+    )
+    return status
+
+
+def _context(task: Task, job: Operation, reporter: ProgressReporter, work_dir: Path) -> RunContext:
+    """The job's input: a new dataset's upload, a task's result, or a READY dataset's table."""
+    dataset = task.dataset
+    common = {"result_dir": work_dir, "limits": engine_limits(), "on_progress": reporter,
+              "profile_new_datasets": settings.PROFILE_ON_INGEST}
+    if job.reads_upload:
+        upload = Upload(media_path(dataset.source_file), dataset.encoding, dataset.delimiter,
+                        tuple(c["name"] for c in dataset.columns)) if dataset.source_file else None
+        return RunContext(source=None, schema=[], upload=upload, **common)
+    if task.reads_task_result:
+        source_task = Task.objects.filter(id=task.source_task_id).first()
+        stored = task_result(source_task) if source_task else None
+        source = stored.table() if stored else None
+        if source is None or not source.exists():
+            raise EngineError("The task result this operation reads no longer exists.")
+        return RunContext(source=source, schema=source_task.result_columns, **common)
+    if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
+        raise EngineError("The dataset is not ready.")
+    source, profile = dataset_input(media_path(dataset.parquet_file))
+    return RunContext(source=source, schema=dataset.columns, profile_file=profile, **common)
+
+
+def _succeed(task: Task, job: Operation, result: Result, work_dir: Path) -> str:
+    """Put the result's files in their final place, then record SUCCESS if this attempt still owns the task.
+    An ingest's result becomes its dataset's table; any other job's folder becomes the task's result folder."""
+    if job.reads_upload:
+        result = result.moved_into(dataset_dir(task.dataset_id))
+        remove_tree(work_dir)
+        _clear_attempts(task)
+    else:
+        final = result_dir(task.id) / f"attempt-{task.attempts}"
+        remove_tree(final)
+        os.replace(work_dir, final)
+        result = result.at(final)
+        _remove_older_attempts(task)
+    fields = {"stage": "done", "progress_current": 100, "result_kind": result.kind, "result_files": result.record(),
+              "result_dir": relative(result.folder), "result_row_count": result.row_count,
+              "result_columns": result.columns, "result_value": result.value}
+    with transaction.atomic():
+        ended = task_end(task, S.SUCCESS, attempt=task.attempts, **fields)
+        if ended and job.reads_upload:
+            Dataset.objects.filter(id=task.dataset_id).update(
+                status=Dataset.Status.READY, row_count=result.row_count, columns=result.columns,
+                parquet_file=relative(result.table().path), error="",
+            )
+    if not ended:
+        if not job.reads_upload:
+            remove_tree(result.folder)
+        return Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
+    if job.reads_upload:
+        source_cleanup(task.dataset)
+    return S.SUCCESS
+
+
+def task_end(task: Task, status: str, reason: str = "", *, attempt: int | None = None, **fields) -> bool:
+    """Record the end of a task: by the attempt that runs it (`attempt`: only while it still owns the task), or
+    from outside (cancel, the sweep: only while it has not ended). An ingest that ends without success leaves
+    its dataset FAILED with the reason. True when this call ended the task."""
+    now = timezone.now()
+    running = Task.objects.filter(id=task.id)
+    running = running.filter(status=S.STARTED, attempts=attempt) if attempt is not None else \
+        running.filter(status__in=[S.PENDING, S.STARTED])
+    if status == S.FAILURE:
+        fields = {"error": reason, "stage": "failed", **fields}
+    with transaction.atomic():
+        ended = running.update(status=status, finished_at=now, heartbeat_at=now, **fields)
+        if status == S.REVOKED:  # cancelled from outside while running: the attempt notes when it stopped
+            Task.objects.filter(id=task.id, status=S.REVOKED, finished_at__isnull=True).update(finished_at=now)
+        job = get_job(task.operation)
+        if ended and status != S.SUCCESS and job is not None and job.reads_upload:
+            dataset_mark_failed(task.dataset_id, reason or "The ingest was cancelled.")
+    return bool(ended)
