@@ -11,10 +11,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from .engine.errors import EngineError
 from .engine.execution import ProgressFn, no_progress, run_with_progress
 from .engine.results import IMAGE_FILE, TABLE_FILE, Result
 from .engine.sql import Limits, session
 from .engine.tables import Table
+from .engine.types import column_types
 
 # Each stage's share of a job, as (start, end) percent of the whole.
 COMPUTING_STAGES = {"computing": (2, 95), "rendering": (2, 95)}
@@ -23,13 +25,10 @@ COMPUTING_STAGES = {"computing": (2, 95), "rendering": (2, 95)}
 class InvalidParameters(Exception):
     """Parameters that do not fit the job or its input table; `detail` maps each field to its messages."""
 
-    def __init__(self, detail):
-        super().__init__(first_message(detail))
+    def __init__(self, detail, message: str | None = None):
         self.detail = detail
-
-    @property
-    def sentence(self) -> str:
-        return first_message(self.detail) or "The parameters are not valid for this dataset."
+        self.sentence = message or first_message(detail) or "The parameters are not valid for this dataset."
+        super().__init__(self.sentence)
 
 
 def first_message(detail) -> str | None:
@@ -92,11 +91,6 @@ class RunContext:
             return run_with_progress(con, work, stage, self.on_progress)
 
 
-def column_types(schema: list[dict]) -> dict[str, str]:
-    """{name: type} of a table's columns (as stored: a list of {"name", "type"})."""
-    return {c["name"]: c["type"] for c in schema}
-
-
 @dataclass(frozen=True)
 class Operation:
     """A kind of job. `reads_upload`: it reads a new dataset's upload, and its result is that dataset's table.
@@ -110,6 +104,9 @@ class Operation:
     stages: dict[str, tuple[int, int]] = field(default_factory=lambda: COMPUTING_STAGES)
     reads_upload: bool = False
     listed: bool = True
+    # A check that needs the input's data (a distinct count, say), run at submit on the input table; it must
+    # stay cheap. Raises ValidationError, or EngineError naming the field in its details.
+    preflight: Callable[[Any, Table, dict], None] | None = None
 
     def validate(self, params: dict, schema: list[dict]) -> dict:
         """The parameters, checked against the input's columns and made JSON; InvalidParameters otherwise."""
@@ -122,6 +119,17 @@ class Operation:
         except serializers.ValidationError as exc:
             raise InvalidParameters(exc.detail) from None
         return json.loads(json.dumps(clean, default=str))
+
+    def check_data(self, con, source: Table, params: dict) -> None:
+        """The preflight check of validated parameters against the input table; InvalidParameters otherwise."""
+        if self.preflight is None:
+            return
+        try:
+            self.preflight(con, source, params)
+        except serializers.ValidationError as exc:
+            raise InvalidParameters(exc.detail) from None
+        except EngineError as exc:
+            raise InvalidParameters(exc.details or exc.message, exc.message) from None
 
     def execute(self, ctx: RunContext, params: dict) -> Result:
         """Run the job; parameters that turn out not to fit the input are InvalidParameters."""

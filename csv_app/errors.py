@@ -83,7 +83,7 @@ def api_exception_handler(exc, context):
         code = DOMAIN_STATUS[type(exc)]
         return Response(envelope(code, exc.message, exc.details), status=code)
     if isinstance(exc, InvalidParameters):
-        exc = exceptions.ValidationError(exc.detail)
+        return Response(envelope(400, exc.sentence, _details(exc.detail)), status=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -9,7 +9,7 @@ from .predicates import Condition, where_sql
 from .selections import selected_ids
 from .sql import PARQUET, ROW_ID, quote_ident
 from .tables import Table, select_list
-from .types import json_value
+from .types import column_types, json_value
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def read_page(
     known_total: int | None = None,
 ) -> Page:
     """Rows of one page and the number of matching rows; unknown names raise EngineError."""
-    types = {c["name"]: c["type"] for c in schema}
+    types = column_types(schema)
     wanted = columns or [c["name"] for c in schema]
     for name in wanted:
         if name not in types:

@@ -11,7 +11,7 @@ import numpy as np
 from .files import atomic_path
 from .sql import quote_ident
 from .tables import Table
-from .types import BOOLEAN, NUMERIC, STRING, TEMPORAL, json_value
+from .types import BOOLEAN, NUMERIC, STRING, TEMPORAL, column_types, json_value
 
 TOP_VALUES = 5
 STAT_FIELDS = ["mean", "std", "min", "p25", "p50", "p75", "max"]
@@ -148,7 +148,7 @@ def _grid_distinct(values: np.ndarray) -> int | None:
 
 def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict], columns: list[str]) -> dict:
     """{column: {type, count, nulls, distinct, ...}}: sample std and linearly interpolated quantiles, as pandas."""
-    types = {c["name"]: c["type"] for c in schema}
+    types = column_types(schema)
     total = source.row_count()
     profile: dict[str, dict] = {}
     for name in columns:

@@ -112,3 +112,8 @@ def json_value(value):
     if hasattr(value, "is_finite"):  # Decimal
         return float(value) if value.is_finite() else None
     return value
+
+
+def column_types(schema: list[dict]) -> dict[str, str]:
+    """{name: type} of a table's columns, as stored: a list of {"name", "type"}."""
+    return {c["name"]: c["type"] for c in schema}

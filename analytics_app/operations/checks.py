@@ -1,12 +1,12 @@
 """Checks of an operation's parameters against the dataset's columns, shared by the operations."""
 from rest_framework import serializers
 
-from ..engine.types import NUMERIC, TEMPORAL
+from ..engine.types import NUMERIC, TEMPORAL, column_types
 
 
 def require_columns(field: str, names: list[str], schema: list[dict], kinds: tuple[str, ...] | None = None, what: str = "") -> None:
     """Every name is a column of the dataset (and of one of `kinds`), or a 400 naming the field."""
-    types = {c["name"]: c["type"] for c in schema}
+    types = column_types(schema)
     for name in names:
         if name not in types:
             raise serializers.ValidationError({field: [f"Unknown column '{name}'. Columns are: {', '.join(types)}."]})

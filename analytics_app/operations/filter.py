@@ -5,6 +5,7 @@ from ..engine.errors import EngineError
 from ..engine.filtering import filter_rows
 from ..engine.predicates import OPERATORS, Condition, where_sql
 from ..registry import Operation, RunContext, register
+from ..engine.types import column_types
 
 
 class ConditionParams(serializers.Serializer):
@@ -23,7 +24,7 @@ def conditions_of(params: dict) -> list[Condition]:
 
 
 def check(params: dict, schema: list[dict]) -> dict:
-    types = {c["name"]: c["type"] for c in schema}
+    types = column_types(schema)
     try:
         where_sql(conditions_of(params), types)
     except EngineError as exc:

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from ..engine.errors import EngineError
 from ..engine.statistics import group_statistics
-from ..engine.types import coerce
+from ..engine.types import coerce, column_types
 from ..registry import Operation, RunContext, register
 from .checks import NUMERIC_TYPES, ColumnList, require_columns
 
@@ -16,7 +16,7 @@ class StatisticsParams(serializers.Serializer):
 
 def check(params: dict, schema: list[dict]) -> dict:
     require_columns("group_by", params["group_by"], schema)
-    types = {c["name"]: c["type"] for c in schema}
+    types = column_types(schema)
     if "columns" in params:
         require_columns("columns", params["columns"], schema, NUMERIC_TYPES, "a numeric column")
     else:

@@ -9,8 +9,8 @@ from analytics_app.registry import InvalidParameters, get_job, get_operation
 
 from ..exceptions import Conflict
 from ..models import Dataset, Task, TaskShare
-from ..selectors import task_result_table
-from ..storage import remove_tree, result_dir
+from ..selectors import dataset_table, task_result_table
+from ..storage import engine, remove_tree, result_dir
 from .datasets import share_grant, share_revoke
 from .queue import create_and_enqueue, task_enqueue_on_commit, task_requeue
 from .runner import task_end
@@ -40,6 +40,9 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
     if op is None:
         raise InvalidParameters({"operation": [f"Unknown operation '{operation}'."]})
     clean = op.validate(params, _source_schema(dataset, source_task))
+    if op.preflight is not None:
+        with engine() as con:
+            op.check_data(con, task_result_table(source_task) if source_task else dataset_table(dataset), clean)
     key = _idempotency_key(dataset.id, source_task.id if source_task else None, operation, clean)
     live = Task.objects.filter(
         owner=user, dataset=dataset, idempotency_key=key, status__in=[S.PENDING, S.STARTED]

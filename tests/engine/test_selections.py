@@ -14,7 +14,7 @@ from analytics_app.engine.rows import SortKey, read_page
 from analytics_app.engine.summary import summarize
 from analytics_app.engine.rows import head
 from analytics_app.engine.selections import materialise
-from analytics_app.engine.tables import ROWS_PER_GROUP, Table
+from analytics_app.engine.tables import ROWS_PER_GROUP
 
 from .conftest import rows_of
 

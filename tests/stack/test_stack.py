@@ -165,7 +165,7 @@ def test_soak_mixed_jobs_from_concurrent_clients_while_files_ingest(stack, tmp_p
     # Exactly once: the users' task lists hold each job once, and nothing else (their three small ingests).
     listed = []
     for user in users:
-        page = f"/api/tasks/?page_size=1000&operation="
+        page = "/api/tasks/?page_size=1000&operation="
         for operation in {job(i)[0]["operation"] for i in range(7)}:
             listed += [t["task_id"] for t in user.get(page + operation).json()["results"]]
     assert sorted(listed) == sorted(distinct)

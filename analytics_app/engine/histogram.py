@@ -1,0 +1,107 @@
+"""Histograms: counts of a numeric column's values in equal-width bins, overall or per group, as a table and a PNG.
+
+Bins follow numpy.histogram: `bins` equal bins from the minimum to the maximum (a constant column gets one unit
+around its value), or bins of a given `width` starting at the multiple of it at or below the minimum; every bin
+is half-open except the last, which holds the maximum."""
+import math
+from pathlib import Path
+
+import duckdb
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .errors import EngineError
+from .files import atomic_path
+from .results import IMAGE, IMAGE_FILE, TABLE, TABLE_FILE, Result
+from .sql import quote_ident
+from .tables import Table
+from .writer import write_query
+
+MAX_BINS = 1000
+MAX_GROUPS_DRAWN = 12
+
+
+def bin_edges(con: duckdb.DuckDBPyConnection, source: Table, column: str, bins: int | None,
+              width: float | None) -> list[float]:
+    """The bins' edges (one more than the bins), or [] when the column holds no value."""
+    x = f"CAST({quote_ident(column)} AS DOUBLE)"
+    lo, hi = con.execute(f"SELECT min({x}), max({x}) FROM {source.sql}", source.params).fetchall()[0]
+    if lo is None:
+        return []
+    if width is None:
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        return [lo + (hi - lo) * i / bins for i in range(bins)] + [hi]
+    start = math.floor(lo / width) * width
+    count = max(1, math.ceil((hi - start) / width))
+    if start + count * width < hi:  # rounding: the last edge must reach the maximum
+        count += 1
+    if count > MAX_BINS:
+        raise EngineError(f"Bins of width {width:g} make {count} bins over {lo:g}..{hi:g}; at most {MAX_BINS} are "
+                          "allowed. Use a larger width, or bins.", {"width": [f"at most {MAX_BINS} bins"]})
+    return [start + i * width for i in range(count + 1)]
+
+
+def histogram(con: duckdb.DuckDBPyConnection, source: Table, column: str, bins: int | None, width: float | None,
+              group_by: str | None, folder: Path) -> Result:
+    """Rows {<group_by>, bin_start, bin_end, count} in group and bin order, every bin of every group (zero
+    counts included), written with a PNG of them into `folder`."""
+    edges = bin_edges(con, source, column, bins, width)
+    n = max(len(edges) - 1, 1)
+    x = f"CAST({quote_ident(column)} AS DOUBLE)"
+    group = quote_ident(group_by) if group_by else None
+    keys = f"{group} AS g, " if group else "NULL AS g, "
+    # numpy's own way: the bin from the scaled offset, then moved by one where rounding put a value across an edge.
+    first = edges[0] if edges else 0.0
+    scale = n / (edges[-1] - first) if edges else 0.0
+    guess = f"least(greatest(CAST(floor(({x} - ?) * ?) AS BIGINT), 0), {n - 1})"
+    sql = f"""
+        WITH e AS (SELECT CAST(? AS DOUBLE[]) AS edges),
+        v AS (SELECT {keys}{x} AS x, {guess} AS i0 FROM {source.sql} WHERE {x} IS NOT NULL),
+        b AS (SELECT g, i0 - CASE WHEN x < e.edges[i0 + 1] THEN 1 ELSE 0 END
+                         + CASE WHEN i0 < {n - 1} AND x >= e.edges[i0 + 2] THEN 1 ELSE 0 END AS i FROM v, e),
+        c AS (SELECT g, i, count(*) AS n FROM b GROUP BY g, i),
+        grid AS (SELECT DISTINCT g FROM v)
+        SELECT {"grid.g AS " + group + ", " if group else ""}e.edges[r.i + 1] AS bin_start,
+               e.edges[r.i + 2] AS bin_end, CAST(coalesce(c.n, 0) AS BIGINT) AS count
+        FROM grid CROSS JOIN range({n}) r(i) CROSS JOIN e
+        LEFT JOIN c ON c.g IS NOT DISTINCT FROM grid.g AND c.i = r.i
+        ORDER BY grid.g NULLS LAST, r.i
+    """
+    params = [edges, first, scale, *source.params]
+    folder.mkdir(parents=True, exist_ok=True)
+    result = write_query(con, sql, params, folder / TABLE_FILE)
+    rows = con.execute(f"SELECT {group or 'NULL'}, bin_start, bin_end, count FROM read_parquet(?)",
+                       [str(result.path(TABLE))]).fetchall()
+    drawn = _draw(rows, column, group_by, folder / IMAGE_FILE)
+    result.files[IMAGE] = IMAGE_FILE
+    result.value = {"column": column, "bins": len(edges) - 1 if edges else 0, "edges": edges, "groups_drawn": drawn}
+    return result
+
+
+def _draw(rows: list[tuple], column: str, group_by: str | None, dest: Path) -> int:
+    """Bars per bin (a step line per group when grouped, the first MAX_GROUPS_DRAWN groups); returns the groups drawn."""
+    figure = Figure(figsize=(10, 6), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    series: dict = {}
+    for key, start, end, count in rows:
+        series.setdefault(key, []).append((start, end, count))
+    for key, bins in list(series.items())[:MAX_GROUPS_DRAWN]:
+        starts = [b[0] for b in bins]
+        if group_by:
+            axes.stairs([b[2] for b in bins], starts + [bins[-1][1]], label=str(key))
+        else:
+            axes.bar(starts, [b[2] for b in bins], width=[b[1] - b[0] for b in bins], align="edge",
+                     edgecolor="white")
+    if group_by and series:
+        axes.legend(title=group_by)
+    axes.set_xlabel(column)
+    axes.set_ylabel("count")
+    axes.set_title(f"Histogram of {column}" + (f" by {group_by}" if group_by else ""))
+    try:
+        with atomic_path(dest) as tmp:
+            figure.savefig(tmp, format="png")
+    finally:
+        figure.clear()
+    return min(len(series), MAX_GROUPS_DRAWN)

@@ -1,0 +1,60 @@
+"""Pivot tables: one row per combination of the row columns, one column per value of a column, each cell an
+aggregate of a value (as pandas.pivot_table, with the column's values in order, missing combinations empty)."""
+from pathlib import Path
+
+import duckdb
+
+from .errors import EngineError
+from .results import Result
+from .sql import quote_ident
+from .tables import Table, select_list
+from .trend import aggregate_sql
+from .types import json_value
+from .writer import write_query
+
+MAX_COLUMNS = 200
+
+
+def distinct_count(con: duckdb.DuckDBPyConnection, source: Table, column: str) -> int:
+    """How many output columns pivoting on `column` makes (an empty value is one of them)."""
+    col = quote_ident(column)
+    sql = f"SELECT count(DISTINCT {col}) + max(CASE WHEN {col} IS NULL THEN 1 ELSE 0 END) FROM {source.sql}"
+    return int(con.execute(sql, source.params).fetchall()[0][0] or 0)
+
+
+def check_width(con: duckdb.DuckDBPyConnection, source: Table, column: str) -> None:
+    count = distinct_count(con, source, column)
+    if count > MAX_COLUMNS:
+        raise EngineError(
+            f"Column '{column}' has {count} distinct values; a pivot makes at most {MAX_COLUMNS} columns. "
+            "Pivot on a column with fewer values, or filter the rows first.",
+            {"columns": [f"at most {MAX_COLUMNS} distinct values; '{column}' has {count}"]})
+
+
+def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column: str, value: str | None,
+          agg: str, dest: Path) -> Result:
+    check_width(con, source, column)
+    col = quote_ident(column)
+    values = [v for (v,) in con.execute(
+        f"SELECT DISTINCT {col} FROM {source.sql} ORDER BY {col} NULLS LAST", source.params).fetchall()]
+    labels = _labels(values, rows)
+    cells = [f"{aggregate_sql(agg, value)} FILTER (WHERE {col} IS NOT DISTINCT FROM ?) AS {quote_ident(label)}"
+             for label in labels]
+    keys = select_list(rows)
+    order = ", ".join(f"{quote_ident(r)} ASC NULLS LAST" for r in rows)
+    sql = f"SELECT {keys}, {', '.join(cells)} FROM {source.sql} GROUP BY {keys} ORDER BY {order}"
+    result = write_query(con, sql, [*values, *source.params], dest)
+    result.value = {"rows": rows, "column": column, "values": labels, "agg": agg, "value": value}
+    return result
+
+
+def _labels(values: list, taken: list[str]) -> list[str]:
+    """Each value's column name: its text (an empty value is '(empty)'), made unique beside the row columns."""
+    labels, used = [], set(taken)
+    for v in values:
+        label = "(empty)" if v is None else str(json_value(v))
+        while label in used:
+            label += "'"
+        used.add(label)
+        labels.append(label)
+    return labels

@@ -1,0 +1,38 @@
+"""histogram: counts of a numeric column's values in equal-width bins (a count of bins, or their width), overall
+or per group; the result is the bin table and a PNG of it."""
+from rest_framework import serializers
+
+from ..engine.histogram import MAX_BINS, histogram
+from ..registry import Operation, RunContext, register
+from .checks import NUMERIC_TYPES, require_columns
+
+
+class HistogramParams(serializers.Serializer):
+    column = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="A numeric column.")
+    bins = serializers.IntegerField(min_value=1, max_value=MAX_BINS, required=False,
+                                    help_text="How many equal bins from the minimum to the maximum (default 10).")
+    width = serializers.FloatField(min_value=1e-12, required=False,
+                                   help_text=f"Or: the bins' width (at most {MAX_BINS} bins).")
+    group_by = serializers.CharField(max_length=1024, trim_whitespace=False, required=False,
+                                     help_text="One histogram per value of this column, over the same bins.")
+
+
+def check(params: dict, schema: list[dict]) -> dict:
+    require_columns("column", [params["column"]], schema, NUMERIC_TYPES, "a numeric column")
+    if "bins" in params and "width" in params:
+        raise serializers.ValidationError({"width": ["Give bins or width, not both."]})
+    if "width" not in params:
+        params.setdefault("bins", 10)
+    if "group_by" in params:
+        require_columns("group_by", [params["group_by"]], schema)
+    return params
+
+
+def run(ctx: RunContext, params: dict):
+    return ctx.compute(lambda con: histogram(
+        con, ctx.source, params["column"], params.get("bins"), params.get("width"), params.get("group_by"),
+        ctx.result_dir))
+
+
+register(Operation("histogram", "Counts of a numeric column in equal-width bins (overall or per group), with a PNG.",
+                   HistogramParams, run, check))

@@ -1,0 +1,44 @@
+"""pivot: one row per combination of the row columns, one column per value of another column, each cell the sum,
+count, mean, min or max of a value (pandas.pivot_table); at most MAX_COLUMNS output columns."""
+from rest_framework import serializers
+
+from ..engine.pivot import MAX_COLUMNS, check_width, pivot
+from ..registry import Operation, RunContext, register
+from .checks import NUMERIC_TYPES, ColumnList, require_columns
+
+AGGREGATES = ["sum", "count", "mean", "min", "max"]
+
+
+class PivotParams(serializers.Serializer):
+    rows = ColumnList(allow_empty=False, help_text="The row column, or a list of them.")
+    columns = serializers.CharField(max_length=1024, trim_whitespace=False,
+                                    help_text=f"The column whose values become columns (at most {MAX_COLUMNS}).")
+    value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False,
+                                  help_text="The numeric column aggregated in each cell; optional when agg is count.")
+    agg = serializers.ChoiceField(choices=AGGREGATES, default="sum")
+
+
+def check(params: dict, schema: list[dict]) -> dict:
+    require_columns("rows", params["rows"], schema)
+    require_columns("columns", [params["columns"]], schema)
+    if params["columns"] in params["rows"]:
+        raise serializers.ValidationError({"columns": [f"'{params['columns']}' is already a row column."]})
+    if "value" in params:
+        kinds = None if params["agg"] == "count" else NUMERIC_TYPES
+        require_columns("value", [params["value"]], schema, kinds, "a numeric column")
+    elif params["agg"] != "count":
+        raise serializers.ValidationError({"value": [f"A value column is needed to compute the {params['agg']}."]})
+    return params
+
+
+def preflight(con, source, params: dict) -> None:
+    check_width(con, source, params["columns"])
+
+
+def run(ctx: RunContext, params: dict):
+    return ctx.compute(lambda con: pivot(
+        con, ctx.source, params["rows"], params["columns"], params.get("value"), params["agg"], ctx.table_path()))
+
+
+register(Operation("pivot", f"Rows x columns x value with sum, count, mean, min or max (at most {MAX_COLUMNS} "
+                   "columns).", PivotParams, run, check, preflight=preflight))

@@ -1,0 +1,68 @@
+"""pivot through the API: pandas.pivot_table's cells for every aggregate, empty combinations, the column cap."""
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.django_db
+ROWS = 4000
+
+
+@pytest.fixture
+def sales(ready_dataset):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({
+        "region": rng.choice(["east", "west", "north"], ROWS), "year": rng.choice([2022, 2023, 2024], ROWS),
+        "product": rng.choice(["tea", "coffee", "cocoa", "mate"], ROWS), "amount": rng.normal(100, 30, ROWS).round(2),
+        "units": rng.integers(1, 9, ROWS), "order": np.arange(ROWS),
+    })
+    frame = frame[~((frame["region"] == "north") & (frame["product"] == "mate"))]  # a combination with no rows
+    return ready_dataset(frame.to_csv(index=False)), frame
+
+
+@pytest.mark.parametrize("agg", ["sum", "count", "mean", "min", "max"])
+def test_cells_match_pandas_pivot_table(sales, run_operation, agg):
+    file_id, frame = sales
+    body = run_operation(file_id, "pivot", n=1000, rows=["region", "year"], columns="product", value="amount", agg=agg)
+    assert body["status"] == "SUCCESS", body
+    got = pd.DataFrame(body["result"]["data"])
+    expected = frame.pivot_table(index=["region", "year"], columns="product", values="amount", aggfunc=agg)
+    assert body["result"]["columns"] == ["region", "year", *expected.columns]  # the values in order
+    assert body["result"]["value"]["values"] == ["cocoa", "coffee", "mate", "tea"]
+    expected = expected.reset_index()
+    if agg == "count":
+        expected = expected.fillna(0)  # a count of no rows is 0
+    assert got[["region", "year"]].values.tolist() == expected[["region", "year"]].values.tolist()
+    for product in ["cocoa", "coffee", "mate", "tea"]:
+        assert got[product].tolist() == pytest.approx(expected[product].tolist(), nan_ok=True), product
+    north = [row["mate"] for row in body["result"]["data"] if row["region"] == "north"]
+    assert north == ([0, 0, 0] if agg == "count" else [None, None, None]), "no rows: empty (a count: 0)"
+
+
+def test_count_without_a_value_counts_rows(sales, run_operation):
+    file_id, frame = sales
+    body = run_operation(file_id, "pivot", n=1000, rows="region", columns="year", agg="count")
+    expected = frame.pivot_table(index="region", columns="year", values="order", aggfunc="count")
+    assert body["result"]["columns"] == ["region", "2022", "2023", "2024"]
+    got = {row["region"]: [row["2022"], row["2023"], row["2024"]] for row in body["result"]["data"]}
+    assert got == {region: values.tolist() for region, values in expected.iterrows()}
+
+
+def test_more_distinct_values_than_the_cap_is_a_400_naming_it(client_a, sales):
+    r = client_a.post("/api/perform-operation/", {"file_id": sales[0], "operation": "pivot", "rows": "region",
+                                                  "columns": "order", "value": "amount"}, format="json")
+    assert r.status_code == 400
+    assert r.json()["error"] == (f"Column 'order' has {len(sales[1])} distinct values; a pivot makes at most 200 "
+                                 "columns. Pivot on a column with fewer values, or filter the rows first.")
+    assert "columns" in r.json()["details"]
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"rows": "region", "columns": "region", "value": "amount"}, "columns"),
+    ({"rows": "region", "columns": "year", "value": "product"}, "value"),
+    ({"rows": "region", "columns": "year"}, "value"),
+    ({"rows": "region", "columns": "year", "value": "amount", "agg": "median"}, "agg"),
+    ({"rows": "ghost", "columns": "year", "value": "amount"}, "rows"),
+])
+def test_bad_parameters_are_400_naming_the_field(client_a, sales, params, field):
+    r = client_a.post("/api/perform-operation/", {"file_id": sales[0], "operation": "pivot", **params}, format="json")
+    assert r.status_code == 400 and field in r.json()["details"], r.json()
