@@ -10,7 +10,7 @@ import duckdb
 from .errors import EngineError
 from .execution import ProgressFn, no_progress, run_with_progress
 from .sniff import INVALID, Dialect, python_codec
-from .sql import Limits, connect, quote_ident
+from .sql import Limits, Sql, connect, quote_ident
 from .results import Result
 from .writer import write_query
 
@@ -29,28 +29,32 @@ READ_BUFFER_BYTES = 2 * MAX_LINE_BYTES
 TRANSCODE_CHUNK = 4 * 1024 * 1024
 
 
-def _csv_source(names: list[str]) -> tuple[str, list]:
-    """An all-text read of the CSV, for sampling."""
-    sql = (
-        "read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, auto_detect = false, "
-        "columns = ?, all_varchar = true, strict_mode = true, max_line_size = ?, buffer_size = ?, encoding = 'utf-8')"
+def _read_csv(path: Path, delimiter: str, columns: dict[str, str], *options: Sql) -> Sql:
+    """DuckDB's read_csv of a sniffed file with these column types, strictly, with a bounded buffer."""
+    V = Sql.value
+    return Sql.of(
+        "read_csv({}, delim = {}, quote = '\"', escape = '\"', header = true, auto_detect = false, columns = {}, "
+        "strict_mode = true, max_line_size = {}, buffer_size = {}, encoding = 'utf-8'{})",
+        V(str(path)), V(delimiter), V(columns), V(MAX_LINE_BYTES), V(READ_BUFFER_BYTES),
+        Sql.join("", [Sql.of(", {}", option) for option in options]),
     )
-    return sql, [{name: "VARCHAR" for name in names}]
 
 
-def _typed_source(path: Path, delimiter: str, read_types: dict[str, str], rejects: str | None = None) -> tuple[str, list]:
+def _csv_source(path: Path, delimiter: str, names: list[str]) -> Sql:
+    """An all-text read of the CSV, for sampling."""
+    return _read_csv(path, delimiter, {name: "VARCHAR" for name in names}, Sql("all_varchar = true"))
+
+
+def _typed_source(path: Path, delimiter: str, read_types: dict[str, str], rejects: str | None = None) -> Sql:
     """A native typed read; only empty fields are null here (tokens like NA are handled per column).
 
     With `rejects`, values that do not parse are recorded in the tables <rejects>_errors and <rejects>_scans.
     """
-    sql = (
-        "read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, auto_detect = false, columns = ?, "
-        "strict_mode = true, max_line_size = ?, buffer_size = ?, encoding = 'utf-8'"
-        + (", store_rejects = true, rejects_table = ?, rejects_scan = ?" if rejects else "")
-        + ")"
-    )
-    params = [str(path), delimiter, read_types, MAX_LINE_BYTES, READ_BUFFER_BYTES]
-    return sql, params + ([f"{rejects}_errors", f"{rejects}_scans"] if rejects else [])
+    if not rejects:
+        return _read_csv(path, delimiter, read_types)
+    return _read_csv(path, delimiter, read_types, Sql("store_rejects = true"),
+                     Sql.of("rejects_table = {}", Sql.value(f"{rejects}_errors")),
+                     Sql.of("rejects_scan = {}", Sql.value(f"{rejects}_scans")))
 
 
 def transcode_to_utf8(src: Path, dest: Path, encoding: str, on_progress: ProgressFn = no_progress) -> None:
@@ -142,53 +146,53 @@ def _has_tokens(values: list[str | None]) -> bool:
     return any(v is not None and v.strip() != "" and v.strip().lower() in NULL_TOKENS for v in values)
 
 
-def _odd_sql(col: str, kind: str, params: list) -> str:
+def _is_token(col: str) -> Sql:
+    """True for a value that is a null token (NA, null, ...) whatever its case and spaces."""
+    return Sql.of("list_contains({}, lower(trim({})))", Sql.value(NULL_TOKENS), col)
+
+
+def _odd_sql(col: str, kind: str) -> Sql:
     """True for a present text value that is not plainly of `kind` (a token, a leading zero, junk)."""
     if kind == "integer":  # plain digits (no sign but '-', no leading zero) print back as themselves
-        return f"CAST(TRY_CAST({col} AS BIGINT) AS VARCHAR) IS DISTINCT FROM {col} AND {col} <> '-0'"
+        return Sql.of("CAST(TRY_CAST({} AS BIGINT) AS VARCHAR) IS DISTINCT FROM {} AND {} <> '-0'", col, col, col)
     if kind in CASTS:
-        return f"TRY_CAST({col} AS {CASTS[kind]}) IS NULL"
-    params.append(kind.split(":", 1)[1])
-    return f"try_strptime({col}, ?) IS NULL"
+        return Sql.of(f"TRY_CAST({{}} AS {CASTS[kind]}) IS NULL", col)
+    return Sql.of("try_strptime({}, {}) IS NULL", col, Sql.value(kind.split(":", 1)[1]))
 
 
-def _breaks_sql(col: str, kind: str, params: list) -> str:
+def _breaks_sql(col: str, kind: str) -> Sql:
     """True for a present value, not a null token, that `kind` cannot hold."""
     if kind == "integer":  # DuckDB's cast would round 2.5 and accept 1e3, 1_000 or 0x1F
-        params.append("[+-]?[0-9]+")
-        return f"(NOT regexp_full_match(trim({col}), ?) OR TRY_CAST(trim({col}) AS BIGINT) IS NULL)"
+        return Sql.of("(NOT regexp_full_match(trim({}), {}) OR TRY_CAST(trim({}) AS BIGINT) IS NULL)",
+                      col, Sql.value("[+-]?[0-9]+"), col)
     if kind in CASTS:
-        return f"TRY_CAST(trim({col}) AS {CASTS[kind]}) IS NULL"
-    params.append(kind.split(":", 1)[1])
-    return f"try_strptime(trim({col}), ?) IS NULL"
+        return Sql.of(f"TRY_CAST(trim({{}}) AS {CASTS[kind]}) IS NULL", col)
+    return Sql.of("try_strptime(trim({}), {}) IS NULL", col, Sql.value(kind.split(":", 1)[1]))
 
 
-def _detail_sql(names: list[str], kinds: dict[str, str]) -> tuple[list[str], list, list[tuple[str, str]]]:
+def _detail_sql(names: list[str], kinds: dict[str, str]) -> tuple[list[Sql], list[tuple[str, str]]]:
     """For columns that looked odd: tokens seen, values that break the type, and for integers leading zeros
     and whether every value would still be a float."""
-    parts, params, layout = [], [], []
+    parts, layout = [], []
 
-    def add(what: str, name: str, sql: str) -> None:
-        parts.append(f"count(*) FILTER (WHERE {sql})")
+    def add(what: str, name: str, condition: Sql) -> None:
+        parts.append(Sql.of("count(*) FILTER (WHERE {})", condition))
         layout.append((name, what))
 
     for name in names:
         col, kind = quote_ident(name), kinds[name]
-        token = f"list_contains(?, lower(trim({col})))"
-        params.append(NULL_TOKENS)
-        add("tokens", name, f"{col} IS NOT NULL AND {token}")
-        params.append(NULL_TOKENS)
-        add("breaks", name, f"{col} IS NOT NULL AND NOT {token} AND {_breaks_sql(col, kind, params)}")
+        add("tokens", name, Sql.of("{} IS NOT NULL AND {}", col, _is_token(col)))
+        add("breaks", name, Sql.of("{} IS NOT NULL AND NOT {} AND {}", col, _is_token(col), _breaks_sql(col, kind)))
         if kind == "integer":
-            params.append(NULL_TOKENS)
-            add("leading_zeros", name, f"{col} IS NOT NULL AND NOT {token} AND length(trim({col})) > 1 "
-                                      f"AND (trim({col})[1] = '0' OR trim({col})[1:2] IN ('-0', '+0'))")
-            params.append(NULL_TOKENS)
-            add("not_float", name, f"{col} IS NOT NULL AND NOT {token} AND TRY_CAST(trim({col}) AS DOUBLE) IS NULL")
-    return parts, params, layout
+            add("leading_zeros", name, Sql.of(
+                "{} IS NOT NULL AND NOT {} AND length(trim({})) > 1 AND (trim({})[1] = '0' OR trim({})[1:2] IN "
+                "('-0', '+0'))", col, _is_token(col), col, col, col))
+            add("not_float", name, Sql.of("{} IS NOT NULL AND NOT {} AND TRY_CAST(trim({}) AS DOUBLE) IS NULL",
+                                          col, _is_token(col), col))
+    return parts, layout
 
 
-def _select_expr(name: str, kind: str, as_text: bool, params: list, strict: bool = True) -> str:
+def _select_expr(name: str, kind: str, as_text: bool, strict: bool = True) -> Sql:
     """The write pass's expression for a column: native, or text cast with nulls for tokens.
 
     Not `strict`, a value that does not convert becomes null instead of failing the pass (the caller
@@ -196,20 +200,18 @@ def _select_expr(name: str, kind: str, as_text: bool, params: list, strict: bool
     """
     col = quote_ident(name)
     if kind == "string":
-        return col
+        return Sql(col)
     if not as_text:
-        return f"CAST({col} AS TIMESTAMP) AS {col}" if kind == "datetime:iso" else col
-    params.append(NULL_TOKENS)
-    guard = f"CASE WHEN list_contains(?, lower(trim({col}))) THEN NULL ELSE "
+        return Sql.of("CAST({} AS TIMESTAMP) AS {}", col, col) if kind == "datetime:iso" else Sql(col)
     cast, parse = ("CAST", "strptime") if strict else ("TRY_CAST", "try_strptime")
     if kind in CASTS:
-        value = f"{cast}(trim({col}) AS {CASTS[kind]})"
+        value = Sql.of(f"{cast}(trim({{}}) AS {CASTS[kind]})", col)
         if kind == "datetime:iso":
-            value = f"CAST({value} AS TIMESTAMP)"
+            value = Sql.of("CAST({} AS TIMESTAMP)", value)
     else:
-        params.append(kind.split(":", 1)[1])
-        value = f"{parse}(trim({col}), ?)" + ("::DATE" if kind.startswith("date:") else "")
-    return f"{guard}{value} END AS {col}"
+        value = Sql.of(f"{parse}(trim({{}}), {{}})" + ("::DATE" if kind.startswith("date:") else ""),
+                       col, Sql.value(kind.split(":", 1)[1]))
+    return Sql.of("CASE WHEN {} THEN NULL ELSE {} END AS {}", _is_token(col), value, col)
 
 
 def _raise_rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> set[str]:
@@ -227,13 +229,13 @@ def _raise_rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> set[str]:
     return broken
 
 
-def _aggregate(con, path: Path, dialect: Dialect, read_types: dict, parts: list[str], params: list,
+def _aggregate(con, path: Path, dialect: Dialect, read_types: dict, parts: list[Sql],
                on_progress: ProgressFn) -> tuple:
-    source, source_params = _typed_source(path, dialect.delimiter, read_types)
-    sql = f"SELECT {', '.join(['count(*)', *parts])} FROM {source}"
+    query = Sql.of("SELECT {} FROM {}", Sql.join(", ", [Sql("count(*)"), *parts]),
+                   _typed_source(path, dialect.delimiter, read_types))
     try:
         return run_with_progress(
-            con, lambda c: c.execute(sql, params + source_params).fetchall()[0], "inferring types", on_progress
+            con, lambda c: c.execute(query.text, list(query.params)).fetchall()[0], "inferring types", on_progress
         )
     except duckdb.Error as exc:
         raise _friendly_csv_error(exc) from None
@@ -249,29 +251,26 @@ def _write_checked(con, path: Path, dialect: Dialect, names: list[str], kinds: d
     when there are none, the file written is the final one.
     """
     read_types = {n: ("VARCHAR" if n in text_read or kinds[n] == "string" else CASTS[kinds[n]]) for n in names}
-    params: list = []
     select, flags = [], {}
     for i, name in enumerate(names):
         col, kind = quote_ident(name), kinds[name]
         if name not in text_read:
-            select.append(_select_expr(name, kind, False, params))
+            select.append(_select_expr(name, kind, False))
             continue
         if kind in CASTS:  # a null token, like any text that is not a number, casts to null
-            select.append(f"TRY_CAST({col} AS {CASTS[kind]}) AS {col}" if kind != "datetime:iso" else
-                          f"CAST(TRY_CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP) AS {col}")
+            select.append(Sql.of(f"TRY_CAST({{}} AS {CASTS[kind]}) AS {{}}", col, col) if kind != "datetime:iso" else
+                          Sql.of("CAST(TRY_CAST({} AS TIMESTAMPTZ) AS TIMESTAMP) AS {}", col, col))
         else:
-            select.append(_select_expr(name, kind, True, params, strict=False))
+            select.append(_select_expr(name, kind, True, strict=False))
         flag = f"__ravid_odd_{i}"
-        odd = _odd_sql(col, kind, params)
-        params.append(NULL_TOKENS)
-        select.append(f"({col} IS NOT NULL AND {odd} AND NOT list_contains(?, lower(trim({col})))) AS {quote_ident(flag)}")
+        select.append(Sql.of("({} IS NOT NULL AND {} AND NOT {}) AS {}", col, _odd_sql(col, kind), _is_token(col),
+                             quote_ident(flag)))
         flags[flag] = name
     rejects = f"ravid_rejects_{uuid.uuid4().hex}"
-    source, source_params = _typed_source(path, dialect.delimiter, read_types, rejects)
-    sql = f"SELECT {', '.join(select)} FROM {source}"
+    query = Sql.of("SELECT {} FROM {}", Sql.join(", ", select), _typed_source(path, dialect.delimiter, read_types, rejects))
     try:
         result = run_with_progress(
-            con, lambda c: write_query(c, sql, params + source_params, dest, tuple(flags)), "reading", on_progress
+            con, lambda c: write_query(c, query.text, list(query.params), dest, tuple(flags)), "reading", on_progress
         )
         odd = {flags[f] for f in result.flagged} | _raise_rejects(con, rejects)
     except duckdb.Error as exc:
@@ -289,8 +288,8 @@ def _settle(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str
     integers that turned out to be floats)."""
     as_text = {n for n in names if kinds[n].startswith(("date:", "datetime:")) and kinds[n] not in NATIVE}
     detail = sorted(odd, key=names.index)
-    parts, params, layout = _detail_sql(detail, kinds)
-    counts = _aggregate(con, path, dialect, {n: "VARCHAR" for n in names}, parts, params, on_progress)
+    parts, layout = _detail_sql(detail, kinds)
+    counts = _aggregate(con, path, dialect, {n: "VARCHAR" for n in names}, parts, on_progress)
     found: dict[str, dict[str, int]] = {}
     for (name, what), value in zip(layout, counts[1:]):
         found.setdefault(name, {})[what] = value
@@ -331,10 +330,9 @@ def ingest_csv(
         utf8_path = transcoded
     con = connect(limits)
     try:
-        source_sql, source_params = _csv_source(names)
-        sample_params = [str(utf8_path), dialect.delimiter, *source_params, MAX_LINE_BYTES, READ_BUFFER_BYTES]
+        sampling = Sql.of(f"SELECT * FROM {{}} LIMIT {SAMPLE_ROWS}", _csv_source(utf8_path, dialect.delimiter, names))
         try:
-            sample = con.execute(f"SELECT * FROM {source_sql} LIMIT {SAMPLE_ROWS}", sample_params).fetchall()
+            sample = con.execute(sampling.text, list(sampling.params)).fetchall()
         except duckdb.Error as exc:
             raise _friendly_csv_error(exc) from None
         if not sample:
@@ -352,13 +350,11 @@ def ingest_csv(
         as_text = _settle(con, utf8_path, dialect, names, kinds, odd | text_read, on_progress)
 
         read_types = {n: ("VARCHAR" if n in as_text or kinds[n] == "string" else CASTS[kinds[n]]) for n in names}
-        select_params: list = []
-        select = ", ".join(_select_expr(n, kinds[n], n in as_text, select_params) for n in names)
-        source, params = _typed_source(utf8_path, dialect.delimiter, read_types)
-        sql = f"SELECT {select} FROM {source}"
+        query = Sql.of("SELECT {} FROM {}", Sql.join(", ", [_select_expr(n, kinds[n], n in as_text) for n in names]),
+                       _typed_source(utf8_path, dialect.delimiter, read_types))
         try:
             return run_with_progress(
-                con, lambda c: write_query(c, sql, select_params + params, dest), "writing", on_progress
+                con, lambda c: write_query(c, query.text, list(query.params), dest), "writing", on_progress
             )
         except duckdb.Error as exc:
             raise _friendly_csv_error(exc) from None

@@ -24,6 +24,37 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+@dataclass(frozen=True)
+class Sql:
+    """A piece of SQL and the values its placeholders take, in order. Pieces compose with `of` and `join`, which
+    keep each piece's values beside its text, so a query's values are always in the order of its placeholders."""
+
+    text: str
+    params: tuple = ()
+
+    @staticmethod
+    def value(value) -> "Sql":
+        return Sql("?", (value,))
+
+    @staticmethod
+    def of(template: str, *parts) -> "Sql":
+        """`template` with each `{}` replaced by a part: a Sql, or text such as a quoted identifier. The template
+        itself holds no value (no `?`): values come in as Sql.value parts."""
+        pieces = template.split("{}")
+        if len(pieces) != len(parts) + 1 or "?" in template:
+            raise ValueError("a template takes one part per {} and no ?")
+        text, params = pieces[0], []
+        for part, piece in zip(parts, pieces[1:]):
+            part = part if isinstance(part, Sql) else Sql(str(part))
+            text += part.text + piece
+            params.extend(part.params)
+        return Sql(text, tuple(params))
+
+    @staticmethod
+    def join(separator: str, parts: list["Sql"]) -> "Sql":
+        return Sql(separator.join(p.text for p in parts), tuple(v for p in parts for v in p.params))
+
+
 _process_db: dict = {}
 _process_lock = threading.Lock()
 

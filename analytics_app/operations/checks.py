@@ -16,6 +16,15 @@ def require_columns(field: str, names: list[str], schema: list[dict], kinds: tup
             )
 
 
+def require_value(params: dict, schema: list[dict], purpose: str) -> None:
+    """`value` is a numeric column (any column when agg is count, when it may also be left out)."""
+    if "value" in params:
+        kinds = None if params["agg"] == "count" else NUMERIC
+        require_columns("value", [params["value"]], schema, kinds, "a numeric column")
+    elif params["agg"] != "count":
+        raise serializers.ValidationError({"value": [f"A value column is needed {purpose} {params['agg']}."]})
+
+
 class ColumnList(serializers.ListField):
     """A list of column names; a single name or a comma-separated string is accepted too."""
 

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from ..engine.pivot import MAX_COLUMNS, check_width, pivot
 from ..registry import Operation, RunContext, register
-from .checks import NUMERIC_TYPES, ColumnList, require_columns
+from .checks import ColumnList, require_columns, require_value
 
 AGGREGATES = ["sum", "count", "mean", "min", "max"]
 
@@ -23,11 +23,7 @@ def check(params: dict, schema: list[dict]) -> dict:
     require_columns("columns", [params["columns"]], schema)
     if params["columns"] in params["rows"]:
         raise serializers.ValidationError({"columns": [f"'{params['columns']}' is already a row column."]})
-    if "value" in params:
-        kinds = None if params["agg"] == "count" else NUMERIC_TYPES
-        require_columns("value", [params["value"]], schema, kinds, "a numeric column")
-    elif params["agg"] != "count":
-        raise serializers.ValidationError({"value": [f"A value column is needed to compute the {params['agg']}."]})
+    require_value(params, schema, "to compute the")
     return params
 
 

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from ..engine.top import top_groups
 from ..registry import Operation, RunContext, register
-from .checks import NUMERIC_TYPES, require_columns
+from .checks import require_columns, require_value
 
 
 class TopParams(serializers.Serializer):
@@ -16,11 +16,7 @@ class TopParams(serializers.Serializer):
 
 def check(params: dict, schema: list[dict]) -> dict:
     require_columns("by", [params["by"]], schema)
-    if "value" in params:
-        kinds = None if params["agg"] == "count" else NUMERIC_TYPES
-        require_columns("value", [params["value"]], schema, kinds, "a numeric column")
-    elif params["agg"] != "count":
-        raise serializers.ValidationError({"value": [f"A value column is needed to rank by its {params['agg']}."]})
+    require_value(params, schema, "to rank by its")
     return params
 
 

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from ..engine.trend import AGGREGATES, FREQUENCIES, trend_series
 from ..registry import Operation, RunContext, register
-from .checks import DATE_TYPES, NUMERIC_TYPES, require_columns
+from .checks import DATE_TYPES, require_columns, require_value
 
 
 class TrendParams(serializers.Serializer):
@@ -16,11 +16,7 @@ class TrendParams(serializers.Serializer):
 
 def check(params: dict, schema: list[dict]) -> dict:
     require_columns("date", [params["date"]], schema, DATE_TYPES, "a date or datetime column")
-    if "value" in params:
-        kinds = None if params["agg"] == "count" else NUMERIC_TYPES
-        require_columns("value", [params["value"]], schema, kinds, "a numeric column")
-    elif params["agg"] != "count":
-        raise serializers.ValidationError({"value": [f"A value column is needed to compute the {params['agg']}."]})
+    require_value(params, schema, "to compute the")
     if "group_by" in params:
         require_columns("group_by", [params["group_by"]], schema)
     return params
