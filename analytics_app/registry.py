@@ -109,7 +109,14 @@ class Operation:
     preflight: Callable[[Any, Table, dict], None] | None = None
 
     def validate(self, params: dict, schema: list[dict]) -> dict:
-        """The parameters, checked against the input's columns and made JSON; InvalidParameters otherwise."""
+        """The parameters, checked against the input's columns and made JSON; InvalidParameters otherwise (an
+        unknown parameter, a misspelt one, included)."""
+        known = sorted(self.params().fields)
+        unknown = [key for key in params if key not in known]
+        if unknown:
+            takes = f"its parameters are: {', '.join(known)}" if known else "it takes no parameters"
+            raise InvalidParameters({unknown[0]: [f"Unknown parameter for {self.name}; {takes}."]},
+                                    f"Unknown parameter '{unknown[0]}' for {self.name}; {takes}.")
         try:
             data = self.params(data=params)
             data.is_valid(raise_exception=True)

@@ -31,12 +31,12 @@ def dataset_get_for_user(user, dataset_id) -> Dataset:
 
 
 def tasks_of_user(user) -> QuerySet:
-    return Task.objects.filter(owner=user).select_related("dataset")
+    return Task.objects.filter(owner=user).select_related("dataset", "owner")
 
 
 def tasks_visible_to(user) -> QuerySet:
     own_or_shared = Q(owner=user) | Q(id__in=Task.objects.filter(shares__user=user).values("id"))
-    return Task.objects.filter(own_or_shared).select_related("dataset", "source_task")
+    return Task.objects.filter(own_or_shared).select_related("dataset", "source_task", "owner")
 
 
 def task_get_for_user(user, task_id) -> Task:

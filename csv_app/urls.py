@@ -1,9 +1,11 @@
 """The /api/ routes."""
 from django.urls import path
 
-from .apis import accounts, datasets, tasks
+from .apis import accounts, datasets, discovery, tasks
 
 urlpatterns = [
+    path("", discovery.ApiIndexApi.as_view(), name="api-index"),
+    path("operations/", discovery.OperationCatalogueApi.as_view(), name="operation-catalogue"),
     path("register/", accounts.RegisterApi.as_view(), name="register"),
     path("login/", accounts.LoginApi.as_view(), name="login"),
     path("token/", accounts.TokenObtainApi.as_view(), name="token"),

@@ -1,6 +1,7 @@
 """Top-level routes: the API, health, Swagger/ReDoc, admin; unknown /api/ paths answer in the envelope."""
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_yasg import openapi
 from drf_yasg.views import get_schema_view
 from rest_framework.permissions import AllowAny
@@ -28,6 +29,7 @@ urlpatterns = [
     path("swagger/", schema_view.with_ui("swagger", cache_timeout=0), name="schema-swagger-ui"),
     path("redoc/", schema_view.with_ui("redoc", cache_timeout=0), name="schema-redoc"),
     path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(pattern_name="schema-swagger-ui", permanent=False), name="root"),
 ]
 
 handler400 = "csv_app.errors.bad_request_view"

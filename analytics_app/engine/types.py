@@ -10,6 +10,11 @@ INTEGER, FLOAT, BOOLEAN, DATE, DATETIME, STRING = "integer", "float", "boolean",
 NUMERIC = (INTEGER, FLOAT)
 TEMPORAL = (DATE, DATETIME)
 
+FORMS = {
+    "date": "as YYYY-MM-DD (ISO 8601), e.g. 2024-12-30",
+    "datetime": "as YYYY-MM-DD HH:MM[:SS] or YYYY-MM-DDTHH:MM:SS[+HH:MM] (ISO 8601), e.g. 2024-12-30 17:45:00",
+    "boolean": "as true or false (yes/no, 1/0 also)",
+}
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -31,9 +36,10 @@ def type_of_arrow(arrow_type: pa.DataType) -> str:
 def coerce(value, column_type: str, column: str):
     """The request value as the column's type, or EngineError naming the column."""
     def bad():
+        forms = FORMS.get(column_type, "")
         return EngineError(
-            f"Value {value!r} is not a valid {column_type} for column '{column}'.",
-            {"value": [f"expected a {column_type} for column '{column}'"]},
+            f"Value {value!r} is not a valid {column_type} for column '{column}'." + (f" Write it {forms}." if forms else ""),
+            {"value": [f"expected a {column_type} for column '{column}'" + (f", written {forms}" if forms else "")]},
         )
 
     if value is None:

@@ -25,6 +25,15 @@ def require_value(params: dict, schema: list[dict], purpose: str) -> None:
         raise serializers.ValidationError({"value": [f"A value column is needed {purpose} {params['agg']}."]})
 
 
+class Choice(serializers.ChoiceField):
+    """A choice whose error names the values allowed."""
+
+    def __init__(self, choices, **kwargs):
+        super().__init__(choices, **kwargs)
+        allowed = ", ".join(str(c) for c in self.choices)
+        self.error_messages["invalid_choice"] = f'"{{input}}" is not a valid choice; use one of: {allowed}.'
+
+
 class ColumnList(serializers.ListField):
     """A list of column names; a single name or a comma-separated string is accepted too."""
 

@@ -4,12 +4,12 @@ from rest_framework import serializers
 from ..engine.correlation import METHODS, correlate
 from ..engine.writer import write_rows
 from ..registry import Operation, RunContext, register
-from .checks import NUMERIC_TYPES, ColumnList, require_columns
+from .checks import NUMERIC_TYPES, Choice, ColumnList, require_columns
 
 
 class CorrelationParams(serializers.Serializer):
     columns = ColumnList(required=False, allow_empty=False, help_text="Numeric columns; default all numeric ones.")
-    method = serializers.ChoiceField(choices=METHODS, default="pearson")
+    method = Choice(choices=METHODS, default="pearson")
 
 
 def check(params: dict, schema: list[dict]) -> dict:

@@ -3,12 +3,12 @@ from rest_framework import serializers
 
 from ..engine.dedup import deduplicate
 from ..registry import Operation, RunContext, register
-from .checks import ColumnList, require_columns
+from .checks import Choice, ColumnList, require_columns
 
 
 class DedupParams(serializers.Serializer):
     columns = ColumnList(required=False, allow_empty=False, help_text="Columns that define a duplicate; default all.")
-    keep = serializers.ChoiceField(choices=["first", "last"], default="first")
+    keep = Choice(choices=["first", "last"], default="first")
 
 
 def check(params: dict, schema: list[dict]) -> dict:

@@ -4,8 +4,9 @@ from rest_framework import serializers
 from ..engine.errors import EngineError
 from ..engine.filtering import filter_rows
 from ..engine.predicates import OPERATORS, Condition, where_sql
-from ..registry import Operation, RunContext, register
 from ..engine.types import column_types
+from ..registry import Operation, RunContext, register
+from .checks import Choice
 
 
 class ConditionParams(serializers.Serializer):
@@ -16,7 +17,7 @@ class ConditionParams(serializers.Serializer):
 
 class FilterParams(serializers.Serializer):
     filters = ConditionParams(many=True, allow_empty=False)
-    match = serializers.ChoiceField(choices=["all", "any"], default="all")
+    match = Choice(choices=["all", "any"], default="all")
 
 
 def conditions_of(params: dict) -> list[Condition]:

@@ -11,8 +11,8 @@ class HistogramParams(serializers.Serializer):
     column = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="A numeric column.")
     bins = serializers.IntegerField(min_value=1, max_value=MAX_BINS, required=False,
                                     help_text="How many equal bins from the minimum to the maximum (default 10).")
-    width = serializers.FloatField(min_value=1e-12, required=False,
-                                   help_text=f"Or: the bins' width (at most {MAX_BINS} bins).")
+    width = serializers.FloatField(required=False, help_text=f"Or: the bins' width, more than 0 (at most {MAX_BINS} "
+                                                             "bins).")
     group_by = serializers.CharField(max_length=1024, trim_whitespace=False, required=False,
                                      help_text="One histogram per value of this column, over the same bins.")
 
@@ -21,6 +21,8 @@ def check(params: dict, schema: list[dict]) -> dict:
     require_columns("column", [params["column"]], schema, NUMERIC_TYPES, "a numeric column")
     if "bins" in params and "width" in params:
         raise serializers.ValidationError({"width": ["Give bins or width, not both."]})
+    if "width" in params and not params["width"] > 0:
+        raise serializers.ValidationError({"width": ["The width must be more than 0."]})
     if "width" not in params:
         params.setdefault("bins", 10)
     if "group_by" in params:

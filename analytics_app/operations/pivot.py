@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from ..engine.pivot import MAX_COLUMNS, check_width, pivot
 from ..registry import Operation, RunContext, register
-from .checks import ColumnList, require_columns, require_value
+from .checks import Choice, ColumnList, require_columns, require_value
 
 AGGREGATES = ["sum", "count", "mean", "min", "max"]
 
@@ -15,7 +15,7 @@ class PivotParams(serializers.Serializer):
                                     help_text=f"The column whose values become columns (at most {MAX_COLUMNS}).")
     value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False,
                                   help_text="The numeric column aggregated in each cell; optional when agg is count.")
-    agg = serializers.ChoiceField(choices=AGGREGATES, default="sum")
+    agg = Choice(choices=AGGREGATES, default="sum")
 
 
 def check(params: dict, schema: list[dict]) -> dict:

@@ -3,15 +3,15 @@ from rest_framework import serializers
 
 from ..engine.top import top_groups
 from ..registry import Operation, RunContext, register
-from .checks import require_columns, require_value
+from .checks import Choice, require_columns, require_value
 
 
 class TopParams(serializers.Serializer):
     by = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="The column whose values are ranked.")
     value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="Numeric column; optional when agg is count.")
-    agg = serializers.ChoiceField(choices=["sum", "count", "mean"], default="sum")
+    agg = Choice(choices=["sum", "count", "mean"], default="sum")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
-    order = serializers.ChoiceField(choices=["desc", "asc"], default="desc")
+    order = Choice(choices=["desc", "asc"], default="desc")
 
 
 def check(params: dict, schema: list[dict]) -> dict:

@@ -3,14 +3,14 @@ from rest_framework import serializers
 
 from ..engine.trend import AGGREGATES, FREQUENCIES, trend_series
 from ..registry import Operation, RunContext, register
-from .checks import DATE_TYPES, require_columns, require_value
+from .checks import DATE_TYPES, Choice, require_columns, require_value
 
 
 class TrendParams(serializers.Serializer):
     date = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="A date or datetime column.")
     value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="Numeric column; optional when agg is count.")
-    freq = serializers.ChoiceField(choices=list(FREQUENCIES), default="M")
-    agg = serializers.ChoiceField(choices=list(AGGREGATES), default="sum")
+    freq = Choice(choices=list(FREQUENCIES), default="M")
+    agg = Choice(choices=list(AGGREGATES), default="sum")
     group_by = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="One series per value of this column.")
 
 

@@ -155,7 +155,7 @@ class DatasetRowsApi(APIView):
                          manual_parameters=ROWS_PARAMETERS, tags=["datasets"])
     def get(self, request, dataset_id):
         dataset = dataset_get_for_user(request.user, dataset_id)
-        return Response(rows_page(request.query_params, ready_table(dataset), dataset.columns, dataset.row_count))
+        return Response(rows_page(request, ready_table(dataset), dataset.columns, dataset.row_count))
 
 
 class DatasetShareApi(APIView):

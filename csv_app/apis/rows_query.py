@@ -1,5 +1,6 @@
 """Reading the rows query (columns, f, sort, page, page_size) from a query string, and answering it."""
 from rest_framework import serializers
+from rest_framework.utils.urls import replace_query_param
 
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.predicates import Condition
@@ -29,8 +30,10 @@ def parse_filter(raw: str) -> Condition:
     return Condition(parts[0], parts[1], value)
 
 
-def rows_page(query_params, table: Table, schema: list[dict], total: int | None = None) -> dict:
-    """The contract's page body for `table`; 400 in the envelope for any bad part of the query."""
+def rows_page(request, table: Table, schema: list[dict], total: int | None = None) -> dict:
+    """The contract's page body for `table`, with links to the pages beside it (as the lists have); 400 in the
+    envelope for any bad part of the query."""
+    query_params = request.query_params
     known = {"columns", "f", "sort", "page", "page_size", "format"}
     unknown = sorted(set(query_params.keys()) - known)
     if unknown:
@@ -47,10 +50,14 @@ def rows_page(query_params, table: Table, schema: list[dict], total: int | None 
     except EngineError as exc:
         raise ApiError(400, exc.message, exc.details) from None
     size = v["page_size"]
+    pages = (page.total + size - 1) // size
+    here = request.build_absolute_uri()
     return {
         "page": v["page"],
         "page_size": size,
         "total": page.total,
-        "pages": (page.total + size - 1) // size,
+        "pages": pages,
+        "next": replace_query_param(here, "page", v["page"] + 1) if v["page"] < pages else None,
+        "previous": replace_query_param(here, "page", min(v["page"] - 1, max(pages, 1))) if v["page"] > 1 else None,
         "items": page.items,
     }

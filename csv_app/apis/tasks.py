@@ -10,17 +10,21 @@ from rest_framework.views import APIView
 from analytics_app.engine.results import CONTENT_TYPES
 from analytics_app.engine.rows import head
 from analytics_app.engine.tables import Table
+from analytics_app.operations.checks import Choice
 from analytics_app.registry import all_operations
 
 from ..errors import ApiError
 from ..models import Task
 from ..pagination import PagePagination
-from ..selectors import dataset_get_for_user, task_get_for_user, task_result, task_result_table, tasks_of_user
+from ..selectors import (
+    dataset_get_for_user, task_get_for_user, task_result, task_result_table, tasks_of_user, tasks_visible_to,
+)
 from ..services.datasets import dataset_from_task
 from ..services.tasks import task_cancel, task_delete, task_share, task_submit, task_unshare
-from .datasets import DatasetOutputSerializer
 from ..storage import engine
 from .accounts import error_response
+from .datasets import DatasetOutputSerializer
+from .discovery import parameters_table
 from .rows_query import RowsQuerySerializer, rows_page
 
 
@@ -69,7 +73,7 @@ class TaskOutputSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(format=None, allow_null=True)
     finished_at = serializers.DateTimeField(format=None, allow_null=True)
     result = serializers.SerializerMethodField(help_text="On SUCCESS only.")
-    error = serializers.CharField(help_text="On FAILURE only: why, in a sentence.")
+    error = serializers.CharField(required=False, help_text="On FAILURE only: why, in a sentence.")
 
     @swagger_serializer_method(serializer_or_field=ResultOutputSerializer)
     def get_result(self, task):
@@ -115,17 +119,19 @@ class OperationSubmitApi(APIView):
         operation = serializers.CharField(max_length=32)
 
         def validate(self, attrs):
-            if ("file_id" in attrs) == ("task_id" in attrs):
+            if "file_id" in attrs and "task_id" in attrs:
                 raise serializers.ValidationError({"file_id": ["Give file_id (a dataset) or task_id (a task's result), not both."]})
+            if "file_id" not in attrs and "task_id" not in attrs:
+                raise serializers.ValidationError({"file_id": ["Neither file_id nor task_id was given: give file_id (the dataset to read) or task_id (a finished task whose result to read)."]})
             return attrs
 
     @swagger_auto_schema(
         operation_summary="Start an operation on a dataset",
-        operation_description="Parameters sit at the top level beside `operation`. Operations: "
-        + "; ".join(f"`{name}`: {op.summary}" for name, op in all_operations().items()),
+        operation_description="Give `file_id` (a dataset) or `task_id` (a task's table result), the `operation`, "
+        "and beside them its parameters; a parameter the operation does not take is a 400 naming it. Each "
+        "operation's parameters are the model named after it below, and JSON Schema at GET /api/operations/.\n\n"
+        + parameters_table(),
         request_body=openapi.Schema(type=openapi.TYPE_OBJECT, required=["operation"], properties={
-            "file_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid", description="The dataset to read"),
-            "task_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid", description="Or a finished task whose table result to read"),
             "operation": openapi.Schema(type=openapi.TYPE_STRING, enum=list(all_operations())),
         }, additional_properties=True),
         responses={
@@ -199,17 +205,19 @@ class TaskListApi(APIView):
         class Meta:
             ref_name = "TaskListFilter"
 
-        status = serializers.ChoiceField(choices=Task.Status.values, required=False)
+        status = Choice(choices=Task.Status.values, required=False)
         operation = serializers.CharField(required=False, max_length=32)
         file_id = serializers.UUIDField(required=False)
+        mine = serializers.BooleanField(required=False, help_text="true: only your own tasks, not those shared "
+                                                                  "with you.")
         page = serializers.IntegerField(required=False, min_value=1)
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
     def get_queryset(self):
         query = self.FilterSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        tasks = tasks_of_user(self.request.user)
         v = query.validated_data
+        tasks = tasks_of_user(self.request.user) if v.get("mine") else tasks_visible_to(self.request.user)
         if "status" in v:
             tasks = tasks.filter(status=v["status"])
         if "operation" in v:
@@ -218,10 +226,12 @@ class TaskListApi(APIView):
             tasks = tasks.filter(dataset_id=v["file_id"])
         return tasks
 
-    @swagger_auto_schema(operation_summary="Your tasks (paginated; page, page_size)", manual_parameters=[
+    @swagger_auto_schema(operation_summary="Your tasks and those shared with you (paginated; page, page_size)", manual_parameters=[
         openapi.Parameter("status", openapi.IN_QUERY, type=openapi.TYPE_STRING, enum=Task.Status.values),
         openapi.Parameter("operation", openapi.IN_QUERY, type=openapi.TYPE_STRING),
         openapi.Parameter("file_id", openapi.IN_QUERY, type=openapi.TYPE_STRING, format="uuid"),
+        openapi.Parameter("mine", openapi.IN_QUERY, type=openapi.TYPE_BOOLEAN,
+                          description="true: only your own tasks, not those shared with you"),
         openapi.Parameter("page", openapi.IN_QUERY, type=openapi.TYPE_INTEGER),
         openapi.Parameter("page_size", openapi.IN_QUERY, type=openapi.TYPE_INTEGER),
     ], tags=["tasks"])
@@ -261,7 +271,7 @@ class TaskRowsApi(APIView):
     @swagger_auto_schema(operation_summary="Query a result's rows", query_serializer=RowsQuerySerializer, tags=["tasks"])
     def get(self, request, task_id):
         task, table = _finished_table(request, task_id)
-        return Response(rows_page(request.query_params, table, task.result_columns, task.result_row_count))
+        return Response(rows_page(request, table, task.result_columns, task.result_row_count))
 
 
 class TaskDownloadApi(APIView):
@@ -269,7 +279,7 @@ class TaskDownloadApi(APIView):
         class Meta:
             ref_name = "TaskDownloadQuery"
 
-        format = serializers.ChoiceField(choices=list(CONTENT_TYPES), required=False)
+        format = Choice(choices=list(CONTENT_TYPES), required=False)
 
     @swagger_auto_schema(operation_summary="Download a result (csv, json, parquet; png for charts)",
                          query_serializer=QuerySerializer, responses={200: "The file"}, tags=["tasks"])

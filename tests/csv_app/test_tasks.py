@@ -126,7 +126,12 @@ def test_downloads_in_each_format_with_formula_escaping(client_a, people, run_op
 def test_result_rows_query(client_a, people, run_operation):
     task_id = run_operation(people, "dedup", columns="name,city")["task_id"]
     r = client_a.get(f"/api/tasks/{task_id}/rows?sort=-score&columns=id&page_size=2")
-    assert r.json() == {"page": 1, "page_size": 2, "total": 3, "pages": 2, "items": [{"id": 1}, {"id": 2}]}
+    assert r.json() == {"page": 1, "page_size": 2, "total": 3, "pages": 2, "items": [{"id": 1}, {"id": 2}],
+                        "previous": None,
+                        "next": f"http://testserver/api/tasks/{task_id}/rows?columns=id&page=2&page_size=2&sort=-score"}
+    second = client_a.get(r.json()["next"]).json()
+    assert second["items"] == [{"id": 4}] and second["next"] is None
+    assert client_a.get(second["previous"]).json()["items"] == [{"id": 1}, {"id": 2}]
 
 
 def test_other_users_tasks_are_404_everywhere(client_a, client_b, people, run_operation):

@@ -1,4 +1,5 @@
-"""Swagger UI in a real headless Chromium: authorise with a token and execute a call."""
+"""Swagger UI in a real headless Chromium: authorise with a token and execute a call; see every operation's
+parameters."""
 import os
 import shutil
 
@@ -40,5 +41,17 @@ def test_swagger_ui_authorises_and_executes_a_call(live_server, tmp_path):
             body = operation.locator(".live-responses-table tr.response .response-col_description pre").first
             expect(body).to_contain_text('"email": "swagger@example.com"')
             page.screenshot(path=str(tmp_path / "swagger.png"), full_page=False)
+
+            # Every operation's parameters, as the submit endpoint's description shows them.
+            submit = page.locator(".opblock-post", has=page.locator('[data-path="/api/perform-operation/"]'))
+            submit.locator(".opblock-summary").first.click()
+            description = submit.locator(".opblock-description-wrapper").first
+            from analytics_app.registry import all_operations
+
+            for name, op in all_operations().items():
+                expect(description).to_contain_text(name)
+                for parameter in op.params().fields:
+                    expect(description).to_contain_text(parameter)
+            expect(description).to_contain_text("group_by* list of string")
         finally:
             browser.close()

@@ -1,0 +1,63 @@
+"""Answers a person can act on: unknown parameters refused, what is missing named, choices listed, date forms
+given, shared tasks listed."""
+import pytest
+
+pytestmark = pytest.mark.django_db
+CSV = "id,day,team,score\n1,2024-12-30,a,3\n2,2024-12-31,b,5\n"
+
+
+def submit(client, **body):
+    return client.post("/api/perform-operation/", body, format="json")
+
+
+@pytest.mark.parametrize("body,key,takes", [
+    ({"operation": "dedup", "columns": ["team"], "keeps": "last"}, "keeps", "columns, keep"),
+    ({"operation": "unique", "colum": "team"}, "colum", "column"),
+    ({"operation": "summary", "column": "team"}, "column", "columns"),
+])
+def test_an_unknown_parameter_is_a_400_naming_it(client_a, ready_dataset, body, key, takes):
+    r = submit(client_a, file_id=ready_dataset(CSV), **body)
+    assert r.status_code == 400
+    assert r.json()["error"] == f"Unknown parameter '{key}' for {body['operation']}; its parameters are: {takes}."
+    assert list(r.json()["details"]) == [key]
+
+
+def test_neither_file_id_nor_task_id_says_what_is_missing(client_a):
+    r = submit(client_a, operation="unique", column="team")
+    assert r.status_code == 400
+    assert "Neither file_id nor task_id was given" in r.json()["error"]
+
+
+@pytest.mark.parametrize("body,allowed", [
+    ({"operation": "trend", "date": "day", "agg": "count", "freq": "week"}, "D, W, M, Q, Y"),
+    ({"operation": "chart", "kind": "pie", "x": "team", "agg": "count"}, "line, bar, scatter, histogram"),
+    ({"operation": "dedup", "keep": "middle"}, "first, last"),
+])
+def test_a_choice_error_names_the_allowed_values(client_a, ready_dataset, body, allowed):
+    r = submit(client_a, file_id=ready_dataset(CSV), **body)
+    assert r.status_code == 400 and f"is not a valid choice; use one of: {allowed}." in r.json()["error"]
+
+
+def test_a_download_format_error_names_the_formats(client_a, ready_dataset, run_operation):
+    task_id = run_operation(ready_dataset(CSV), "unique", column="team")["task_id"]
+    r = client_a.get(f"/api/tasks/{task_id}/download/?format=xlsx")
+    assert r.status_code == 400 and "use one of: csv, json, parquet, png." in r.json()["error"]
+
+
+def test_a_date_that_does_not_parse_says_which_form_to_use(client_a, ready_dataset):
+    file_id = ready_dataset(CSV)
+    r = client_a.get(f"/api/datasets/{file_id}/rows?f=day,gte,12/30/2024")
+    assert r.status_code == 400
+    assert r.json()["error"] == ("Value '12/30/2024' is not a valid date for column 'day'. "
+                                 "Write it as YYYY-MM-DD (ISO 8601), e.g. 2024-12-30.")
+
+
+def test_tasks_shared_with_you_are_listed_with_their_owner_and_mine_keeps_yours(client_a, client_b, user, other_user,
+                                                                               ready_dataset, run_operation):
+    shared = run_operation(ready_dataset(CSV), "unique", column="team")["task_id"]
+    assert client_a.post(f"/api/tasks/{shared}/share", {"user": other_user.email}, format="json").status_code == 201
+    own = run_operation(ready_dataset(CSV, client=client_b), "unique", column="team", client=client_b)["task_id"]
+    listed = {t["task_id"]: t["owner"] for t in client_b.get("/api/tasks/?operation=unique").json()["results"]}
+    assert listed == {shared: user.username, own: other_user.username}
+    mine = client_b.get("/api/tasks/?operation=unique&mine=true").json()["results"]
+    assert [t["task_id"] for t in mine] == [own]
