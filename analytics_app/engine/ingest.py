@@ -101,7 +101,7 @@ def _friendly_csv_error(exc: duckdb.Error) -> EngineError:
     details = {"file": [reason]}
     if line_no is not None:
         details["line"] = [str(line_no)]
-    return EngineError(f"{INVALID} {reason}", details)
+    return EngineError(reason, details)
 
 
 def _candidate(values: list[str | None]) -> str:
@@ -336,7 +336,7 @@ def ingest_csv(
         except duckdb.Error as exc:
             raise _friendly_csv_error(exc) from None
         if not sample:
-            raise EngineError(f"{INVALID} The file has a header row but no data rows.", {"file": ["no data rows"]})
+            raise EngineError("The file has a header row but no data rows.", {"file": ["no data rows"]})
         kinds, text_read = {}, set()
         for i, name in enumerate(names):
             values = [row[i] for row in sample]

@@ -33,11 +33,13 @@ class Dialect:
     columns: tuple[str, ...]
 
 
-def reject(reason: str, line: int | None = None) -> EngineError:
+def reject(reason: str, line: int | None = None, not_csv: bool = False) -> EngineError:
+    """The upload cannot be used. A file that is not CSV text at all is the contract's INVALID sentence with the
+    reason in the details; a CSV with a problem (a duplicate column name, no data rows) is that reason itself."""
     details = {"file": [reason]}
     if line is not None:
         details["line"] = [str(line)]
-    return EngineError(INVALID, details)
+    return EngineError(INVALID if not_csv else reason, details)
 
 
 def detect_encoding(head: bytes) -> str:
@@ -57,7 +59,7 @@ def detect_encoding(head: bytes) -> str:
         if even_nuls > 0.3 * half and odd_nuls < 0.05 * half:
             return "utf-16-be"
     if 0 in head:
-        raise reject("The file contains NUL bytes, so it is binary, not text.")
+        raise reject("The file contains NUL bytes, so it is binary, not text.", not_csv=True)
     try:
         codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
         return "utf-8"
@@ -79,12 +81,12 @@ def _decode_head(head: bytes, encoding: str, complete: bool) -> str:
     try:
         text = decoder.decode(head, final=complete)
     except UnicodeDecodeError as exc:
-        raise reject(f"The file is not valid {encoding} text (byte offset {exc.start}).") from None
+        raise reject(f"The file is not valid {encoding} text (byte offset {exc.start}).", not_csv=True) from None
     if "\x00" in text:
-        raise reject("The file contains NUL characters, so it is binary, not text.")
+        raise reject("The file contains NUL characters, so it is binary, not text.", not_csv=True)
     controls = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\t\r\n")
     if controls > 0.01 * max(1, min(len(text), 20000)):
-        raise reject("The file contains control characters, so it is binary, not text.")
+        raise reject("The file contains control characters, so it is binary, not text.", not_csv=True)
     return text
 
 
@@ -129,10 +131,10 @@ def detect_delimiter(text: str) -> str:
 def sniff(head: bytes, complete: bool, max_columns: int) -> Dialect:
     """The dialect of a CSV from its first bytes (`complete` when they are the whole file), or EngineError."""
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
-        raise reject("The file is empty.")
+        raise reject("The file is empty.", not_csv=True)
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
-            raise reject(f"The file is {what}, not a CSV text file.")
+            raise reject(f"The file is {what}, not a CSV text file.", not_csv=True)
     encoding = detect_encoding(head)
     text = _decode_head(head, encoding, complete).lstrip("\ufeff")
     text = _complete_lines(text, complete)

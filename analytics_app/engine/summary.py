@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from .files import atomic_path
 from .sql import quote_ident
@@ -158,15 +159,27 @@ def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict],
     return {"row_count": total, "columns": profile}
 
 
+# The summary table: one row per column, one type per column. Numbers' statistics are numbers; the range of
+# a date or datetime column is in earliest/latest (ISO text), so no column mixes numbers and dates.
+SUMMARY_SCHEMA = pa.schema([
+    ("column", pa.string()), ("type", pa.string()), ("count", pa.int64()), ("nulls", pa.int64()),
+    ("distinct", pa.int64()), *((name, pa.float64()) for name in STAT_FIELDS),
+    ("earliest", pa.string()), ("latest", pa.string()), ("top", pa.string()),
+])
+
+
 def summary_rows(profile: dict) -> list[dict]:
-    """The profile as one row per column, for the downloadable table."""
+    """The profile as one row per column, for the downloadable table (SUMMARY_SCHEMA)."""
     rows = []
     for name, entry in profile["columns"].items():
         top = entry.get("top")
+        numeric = entry["type"] in NUMERIC
         rows.append({
             "column": name, "type": entry["type"], "count": entry["count"], "nulls": entry["nulls"],
             "distinct": entry["distinct"],
-            **{f: None if entry.get(f) is None else str(entry.get(f)) for f in STAT_FIELDS},
+            **{f: (float(entry[f]) if numeric and entry.get(f) is not None else None) for f in STAT_FIELDS},
+            "earliest": None if numeric or entry.get("min") is None else str(entry["min"]),
+            "latest": None if numeric or entry.get("max") is None else str(entry["max"]),
             "top": None if top is None else ", ".join(f"{t['value']} ({t['count']})" for t in top),
         })
     return rows

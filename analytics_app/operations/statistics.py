@@ -35,8 +35,12 @@ def check(params: dict, schema: list[dict]) -> dict:
 
 
 def run(ctx: RunContext, params: dict):
-    return ctx.compute(lambda con: group_statistics(
+    result = ctx.compute(lambda con: group_statistics(
         con, ctx.source, params["group_by"], params["columns"], params.get("group"), ctx.table_path()))
+    if result.row_count == 0 and params.get("group") is not None:
+        asked = ", ".join(f"{g} = {v!r}" for g, v in zip(params["group_by"], params["group"]))
+        result.value = {"note": f"No row has {asked}: that group is not in the data, so the result is empty."}
+    return result
 
 
 register(Operation("statistics", "Per group and value column: count, mean, median, mode, min, max, std.", StatisticsParams, run, check))

@@ -1,7 +1,7 @@
 """summary: a profile of each column: counts, nulls, distinct values, statistics by type."""
 from rest_framework import serializers
 
-from ..engine.summary import load_profile, profile_of, summarize, summary_rows
+from ..engine.summary import SUMMARY_SCHEMA, load_profile, profile_of, summarize, summary_rows
 from ..engine.writer import write_rows
 from ..registry import Operation, RunContext, register
 from .checks import ColumnList, require_columns
@@ -23,7 +23,7 @@ def run(ctx: RunContext, params: dict):
 
     def work(con):
         profile = saved or summarize(con, ctx.source, ctx.schema, columns)
-        result = write_rows(summary_rows(profile), ctx.table_path())
+        result = write_rows(summary_rows(profile), ctx.table_path(), SUMMARY_SCHEMA)
         result.value = profile["columns"]
         return result
 

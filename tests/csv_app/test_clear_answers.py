@@ -61,3 +61,21 @@ def test_tasks_shared_with_you_are_listed_with_their_owner_and_mine_keeps_yours(
     assert listed == {shared: user.username, own: other_user.username}
     mine = client_b.get("/api/tasks/?operation=unique&mine=true").json()["results"]
     assert [t["task_id"] for t in mine] == [own]
+
+
+def test_a_summary_table_has_typed_columns(client_a, ready_dataset, run_operation):
+    file_id = ready_dataset(CSV)
+    body = run_operation(file_id, "summary")
+    rows = {row["column"]: row for row in body["result"]["data"]}
+    assert rows["score"]["mean"] == 4.0 and rows["score"]["min"] == 3.0 and rows["score"]["earliest"] is None
+    assert rows["day"]["earliest"] == "2024-12-30" and rows["day"]["min"] is None
+    saved = client_a.post(f"/api/tasks/{body['task_id']}/save-as-dataset", {"name": "profile"}, format="json").json()
+    types = {c["name"]: c["type"] for c in saved["dataset"]["columns"]}
+    assert types["mean"] == types["p25"] == types["max"] == "float" and types["count"] == "integer"
+
+
+def test_statistics_of_a_group_that_is_not_there_says_so(ready_dataset, run_operation):
+    body = run_operation(ready_dataset(CSV), "statistics", group_by="team", columns=["score"], group="Team Z")
+    assert body["status"] == "SUCCESS" and body["result"]["row_count"] == 0
+    assert body["result"]["value"] == {"note": "No row has team = 'Team Z': that group is not in the data, so the "
+                                               "result is empty."}

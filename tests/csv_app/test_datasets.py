@@ -38,20 +38,21 @@ def test_raw_text_csv_body_upload(client_a):
 
 
 @pytest.mark.parametrize(
-    "raw,reason",
+    "raw,reason,not_csv",
     [
-        (b"", "The file is empty."),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "The file is a PNG image, not a CSV text file."),
-        (b"PK\x03\x04\x14\x00\x06\x00", "The file is a ZIP archive (or an Excel/Office document), not a CSV text file."),
-        (b"a,b\n1,\x00\x00\n", "The file contains NUL bytes, so it is binary, not text."),
-        (b"a,b\n", "The file has a header row but no data rows."),
-        (b"a,a\n1,2\n", "The column name 'a' appears twice (columns 1 and 2)."),
+        (b"", "The file is empty.", True),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "The file is a PNG image, not a CSV text file.", True),
+        (b"PK\x03\x04\x14\x00\x06\x00", "The file is a ZIP archive (or an Excel/Office document), not a CSV text file.", True),
+        (b"a,b\n1,\x00\x00\n", "The file contains NUL bytes, so it is binary, not text.", True),
+        (b"a,b\n", "The file has a header row but no data rows.", False),
+        (b"a,a\n1,2\n", "The column name 'a' appears twice (columns 1 and 2).", False),
     ],
 )
-def test_unusable_uploads_are_400_with_the_reason(client_a, raw, reason):
+def test_unusable_uploads_are_400_with_the_reason(client_a, raw, reason, not_csv):
+    """A file that is not CSV text at all leads with the contract's sentence; a CSV's own problem is the error."""
     r = upload(client_a, raw, "evil.csv")
     assert r.status_code == 400
-    assert r.json()["error"] == INVALID
+    assert r.json()["error"] == (INVALID if not_csv else reason)
     assert r.json()["details"]["file"] == [reason]
     assert not Dataset.objects.exists()
 
