@@ -16,11 +16,14 @@ def group_statistics(
     columns: list[str],
     group: list | None,
     dest: Path,
+    whole: bool = False,
 ) -> Result:
     """One row per (group, column); `group` keeps only the group whose key equals it.
 
-    The mode is the most frequent value, the smallest one on ties (as pandas' mode()[0]).
+    The mode is the most frequent value, the smallest one on ties (as pandas' mode()[0]). With `whole` (every
+    value column holds integers) min, max and mode are integers too; the mean is a compensated sum's.
     """
+    point = "BIGINT" if whole else "DOUBLE"
     keys = ", ".join(quote_ident(g) for g in group_by)
     where, params = "TRUE", source.params
     if group is not None:
@@ -36,13 +39,13 @@ def group_statistics(
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY n DESC, {col} ASC) = 1"
         )
         stats = (
-            f"SELECT {keys}, ? AS \"column\", count({col}) AS count, avg({value}) AS mean, "
-            f"median({value}) AS median, min({value}) AS min, max({value}) AS max, stddev_samp({value}) AS std "
+            f"SELECT {keys}, ? AS \"column\", count({col}) AS count, favg({value}) AS mean, median({value}) AS median, "
+            f"CAST(min({col}) AS {point}) AS min, CAST(max({col}) AS {point}) AS max, stddev_samp({value}) AS std "
             f"FROM base GROUP BY {keys}"
         )
         params.append(name)
         selects.append(
-            f"SELECT s.*, CAST(m.mode_value AS DOUBLE) AS mode FROM ({stats}) s "
+            f"SELECT s.*, CAST(m.mode_value AS {point}) AS mode FROM ({stats}) s "
             f"LEFT JOIN ({modes}) m ON " + " AND ".join(f"s.{quote_ident(g)} IS NOT DISTINCT FROM m.{quote_ident(g)}" for g in group_by)
         )
     ordering = ", ".join(f"{quote_ident(g)} ASC NULLS LAST" for g in group_by)

@@ -10,7 +10,7 @@ from .writer import write_query
 
 FREQUENCIES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 AGGREGATES = {
-    "sum": "sum({v})", "mean": "avg({v})", "count": "count({v})",
+    "sum": "fsum({v})", "mean": "favg({v})", "count": "count({v})",  # compensated: no binary noise in sums
     "min": "min({v})", "max": "max({v})", "median": "median({v})",
 }
 

@@ -35,8 +35,9 @@ def check(params: dict, schema: list[dict]) -> dict:
 
 
 def run(ctx: RunContext, params: dict):
+    whole = all(ctx.types.get(c) == "integer" for c in params["columns"])
     result = ctx.compute(lambda con: group_statistics(
-        con, ctx.source, params["group_by"], params["columns"], params.get("group"), ctx.table_path()))
+        con, ctx.source, params["group_by"], params["columns"], params.get("group"), ctx.table_path(), whole))
     if result.row_count == 0 and params.get("group") is not None:
         asked = ", ".join(f"{g} = {v!r}" for g, v in zip(params["group_by"], params["group"]))
         result.value = {"note": f"No row has {asked}: that group is not in the data, so the result is empty."}

@@ -79,3 +79,16 @@ def test_statistics_of_a_group_that_is_not_there_says_so(ready_dataset, run_oper
     assert body["status"] == "SUCCESS" and body["result"]["row_count"] == 0
     assert body["result"]["value"] == {"note": "No row has team = 'Team Z': that group is not in the data, so the "
                                                "result is empty."}
+
+
+def test_sums_of_money_have_no_binary_noise_and_integer_statistics_stay_integers(ready_dataset, run_operation):
+    values = [377.2, 3062.09, 0.1, 0.2, 86000.0, -315.45, 0.7, 1999.99] * 250
+    text = "day,amount,qty\n" + "".join(f"2024-01-{1 + i % 28:02d},{v:.2f},{i % 90}\n" for i, v in enumerate(values))
+    file_id = ready_dataset(text)
+    trend = run_operation(file_id, "trend", date="day", value="amount", freq="Y", agg="sum")
+    assert trend["result"]["data"][0]["value"] == 22781207.5  # exactly: 250 x 91124.83
+    stats = run_operation(file_id, "statistics", group_by="day", columns=["qty"], group="2024-01-01")
+    row = stats["result"]["data"][0]
+    qty = [i % 90 for i in range(len(values)) if i % 28 == 0]
+    assert (row["min"], row["max"]) == (min(qty), max(qty)) and isinstance(row["min"], int)
+    assert isinstance(row["mode"], int) and isinstance(row["mean"], float)
