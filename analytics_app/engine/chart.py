@@ -18,24 +18,43 @@ MAX_BARS = 60
 DEFAULT_BINS = 30
 
 
-def _points(con, source: Table, x: str, y: str | None, agg: str | None, kind: str) -> tuple[list, list, bool]:
-    """The (x, y) pairs to draw, aggregated by x when `agg` is given; truncated to a readable number."""
+def _points(con, source: Table, x: str, y: str | None, agg: str | None, kind: str) -> tuple[list, list, dict]:
+    """The (x, y) pairs to draw, aggregated by x when `agg` is given, and what was left out to keep the chart
+    readable: a bar chart draws the MAX_BARS largest bars (the rest summed as "other" for a sum or count), a
+    scatter a random sample of MAX_POINTS points, a line every k-th point in x order."""
     cx = quote_ident(x)
     limit = MAX_BARS if kind == "bar" else MAX_POINTS
     if agg:
-        sql = (f"SELECT {cx}, {aggregate_sql(agg, y)} FROM {source.sql} WHERE {cx} IS NOT NULL "
-               f"GROUP BY {cx} ORDER BY {cx} LIMIT ?")
-        params = [*source.params, limit + 1]
+        grouped = (f"SELECT {cx} AS x, {aggregate_sql(agg, y)} AS y FROM {source.sql} WHERE {cx} IS NOT NULL "
+                   f"GROUP BY {cx}")
     else:
         cy = quote_ident(y)
-        order = cx if kind == "line" else quote_ident(ROW_ID)
-        sql = (f"SELECT {cx}, {cy} FROM {source.sql} WHERE {cx} IS NOT NULL AND {cy} IS NOT NULL "
-               f"ORDER BY {order} LIMIT ?")
-        params = [*source.params, limit + 1]
-    rows = con.execute(sql, params).fetchall()
-    truncated = len(rows) > limit
-    rows = rows[:limit]
-    return [r[0] for r in rows], [r[1] for r in rows], truncated
+        grouped = (f"SELECT {cx} AS x, {cy} AS y, {quote_ident(ROW_ID)} AS r FROM {source.sql} "
+                   f"WHERE {cx} IS NOT NULL AND {cy} IS NOT NULL")
+    total = con.execute(f"SELECT count(*) FROM ({grouped})", source.params).fetchall()[0][0]
+    note = {"points_total": total}
+    if total <= limit:
+        order = "x" if agg or kind == "line" else "r"
+        rows = con.execute(f"SELECT x, y FROM ({grouped}) ORDER BY {order}", source.params).fetchall()
+    elif kind == "bar":
+        rows = con.execute(f"SELECT x, y FROM ({grouped}) ORDER BY y DESC NULLS LAST, x LIMIT ?",
+                           [*source.params, limit - 1 if agg in ("sum", "count") else limit]).fetchall()
+        note["capped"] = f"the {len(rows)} largest bars of {total}"
+        if agg in ("sum", "count"):
+            rest = con.execute(f"SELECT sum(y) FROM (SELECT y FROM ({grouped}) ORDER BY y DESC NULLS LAST, x "
+                               f"OFFSET ?)", [*source.params, limit - 1]).fetchall()[0][0]
+            rows.append(("other", rest))
+            note["capped"] += f"; the other {total - limit + 1} summed as 'other'"
+    elif kind == "scatter":
+        rows = con.execute(f"SELECT x, y FROM ({grouped}) USING SAMPLE reservoir({limit} ROWS) REPEATABLE (7)",
+                           source.params).fetchall()
+        note["capped"] = f"a random sample of {len(rows)} of {total} points"
+    else:
+        step = -(-total // limit)
+        rows = con.execute(f"SELECT x, y FROM (SELECT x, y, row_number() OVER (ORDER BY x) - 1 AS i "
+                           f"FROM ({grouped})) WHERE i % ? = 0 ORDER BY x", [*source.params, step]).fetchall()
+        note["capped"] = f"every {step}th of {total} points in x order ({len(rows)} drawn)"
+    return [r[0] for r in rows], [r[1] for r in rows], note
 
 
 def _histogram(con, source: Table, x: str, bins: int) -> tuple[list[float], list[int]]:
@@ -67,6 +86,7 @@ def render_chart(
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     info: dict = {"kind": kind, "x": x, "y": y, "agg": agg}
+    measure = f"{agg}({y})" if agg and y else (agg or y or "")
     if kind == "histogram":
         edges, counts = _histogram(con, source, x, bins)
         if counts:
@@ -75,10 +95,16 @@ def render_chart(
         axes.set_ylabel("count")
         info.update(bins=bins, points=sum(counts), truncated=False)
     else:
-        xs, ys, truncated = _points(con, source, x, y, agg, kind)
+        xs, ys, note = _points(con, source, x, y, agg, kind)
         ys = [float(v) if v is not None else float("nan") for v in ys]
         labels_are_text = bool(xs) and isinstance(xs[0], str)
-        if kind == "bar":
+        horizontal = kind == "bar" and (len(xs) > 12 or max((len(str(v)) for v in xs), default=0) > 10)
+        if horizontal:
+            positions = list(range(len(xs)))  # many or long labels: horizontal bars, read top to bottom
+            axes.barh(positions, ys)
+            axes.set_yticks(positions, [str(v)[:40] for v in xs], fontsize=8 if len(xs) > 30 else 10)
+            axes.invert_yaxis()
+        elif kind == "bar":
             positions = list(range(len(xs)))
             axes.bar(positions, ys)
             axes.set_xticks(positions, [str(v) for v in xs], rotation=45 if len(xs) > 8 else 0, ha="right" if len(xs) > 8 else "center")
@@ -90,11 +116,11 @@ def render_chart(
             locator = AutoDateLocator()
             axes.xaxis.set_major_locator(locator)
             axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        axes.set_xlabel(x)
-        axes.set_ylabel(f"{agg}({y})" if agg and y else (agg or y or ""))
-        info.update(points=len(xs), truncated=truncated)
+        axes.set_xlabel(measure if horizontal else x)
+        axes.set_ylabel(x if horizontal else measure)
+        info.update(points=len(xs), truncated="capped" in note, **note)
     axes.grid(True, alpha=0.3)
-    axes.set_title(title or (f"{kind.title()} of {x}" if kind == "histogram" else f"{axes.get_ylabel()} by {x}"))
+    axes.set_title(title or (f"{kind.title()} of {x}" if kind == "histogram" else f"{measure} by {x}"))
     try:
         with atomic_path(Path(dest)) as tmp:
             figure.savefig(tmp, format="png")

@@ -226,3 +226,25 @@ def test_a_failed_profile_does_not_fail_the_ingest(monkeypatch, ready_dataset, r
     assert not media_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json").exists()
     monkeypatch.undo()
     assert run_operation(file_id, "summary", columns=["units"])["result"]["value"]["units"]["distinct"] == 6
+
+
+def test_a_bar_chart_over_many_labels_draws_the_largest_and_says_what_it_left_out(client_a, ready_dataset, run_operation):
+    text = "label,amount\n" + "".join(f"a rather long label number {i:03d},{i}\n" for i in range(150))
+    body = run_operation(ready_dataset(text), "chart", kind="bar", x="label", y="amount", agg="sum")
+    value = body["result"]["value"]
+    assert value["points_total"] == 150 and value["points"] == 60 and value["truncated"] is True
+    assert value["capped"] == "the 59 largest bars of 150; the other 91 summed as 'other'"
+    png = client_a.get(f"/api/tasks/{body['task_id']}/download/?format=png")
+    assert png.status_code == 200
+
+
+def test_a_scatter_over_more_points_than_the_cap_is_a_said_sample(ready_dataset, run_operation, monkeypatch):
+    from analytics_app.engine import chart
+
+    monkeypatch.setattr(chart, "MAX_POINTS", 100)
+    text = "x,y\n" + "".join(f"{i},{i * 2}\n" for i in range(1000))
+    file_id = ready_dataset(text)
+    value = run_operation(file_id, "chart", kind="scatter", x="x", y="y")["result"]["value"]
+    assert value["capped"] == "a random sample of 100 of 1000 points" and value["points"] == 100
+    line = run_operation(file_id, "chart", kind="line", x="x", y="y")["result"]["value"]
+    assert line["capped"] == "every 10th of 1000 points in x order (100 drawn)"
