@@ -46,8 +46,10 @@ MESSAGES = {
 class ApiError(exceptions.APIException):
     """An error with the contract's code, a sentence and optional details."""
 
-    def __init__(self, status_code: int, message: str, details: dict | None = None, code: str | None = None):
+    def __init__(self, status_code: int, message: str, details: dict | None = None, code: str | None = None,
+                 headers: dict | None = None):
         self.status_code = status_code
+        self.headers = headers
         self.message = message
         self.details = details
         self.error_code = code or CODES.get(status_code, "invalid")
@@ -78,7 +80,8 @@ def api_exception_handler(exc, context):
     """DRF's exception handler: everything, unexpected errors included, comes out in the envelope."""
     headers = {}
     if isinstance(exc, ApiError):
-        return Response(envelope(exc.status_code, exc.message, exc.details, exc.error_code), status=exc.status_code)
+        return Response(envelope(exc.status_code, exc.message, exc.details, exc.error_code), status=exc.status_code,
+                        headers=exc.headers)
     if isinstance(exc, DomainError):
         code = DOMAIN_STATUS[type(exc)]
         return Response(envelope(code, exc.message, exc.details), status=code)
@@ -154,7 +157,11 @@ def permission_denied_view(request, exception=None):
 
 
 def login_lockout_response(request, original_response=None, credentials=None):
-    """django-axes: the answer once an account or an address has failed to log in too often."""
-    return JsonResponse(
-        envelope(429, "Too many failed login attempts; try again later."), status=status.HTTP_429_TOO_MANY_REQUESTS
-    )
+    """django-axes: the answer once an account has failed to log in too often from an address."""
+    from django.conf import settings
+
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds()) if settings.AXES_COOLOFF_TIME else 900
+    response = JsonResponse(envelope(429, f"Too many failed login attempts; try again in {seconds} seconds."),
+                            status=status.HTTP_429_TOO_MANY_REQUESTS)
+    response["Retry-After"] = str(seconds)
+    return response

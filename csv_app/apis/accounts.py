@@ -11,7 +11,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from ..errors import ApiError
-from ..services.accounts import tokens_for, user_authenticate, user_logout, user_register
+from ..services.accounts import login_refusal, tokens_for, user_authenticate, user_logout, user_register
 
 ERROR_SCHEMA = openapi.Schema(
     type=openapi.TYPE_OBJECT,
@@ -85,11 +85,15 @@ def _authenticate(request) -> object:
     data = CredentialsSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     v = data.validated_data
-    user = user_authenticate(
-        request._request, identifier=v.get("email") or v.get("username"), password=v["password"]
-    )
-    if getattr(request._request, "axes_locked_out", False):
-        raise ApiError(429, "Too many failed login attempts; try again later.")
+    identifier = v.get("email") or v.get("username")
+    refused = login_refusal(request._request, identifier)
+    if refused is None:
+        user = user_authenticate(request._request, identifier=identifier, password=v["password"])
+        if getattr(request._request, "axes_locked_out", False):  # this failure was one too many
+            refused = login_refusal(request._request, identifier) or ("Too many failed login attempts", 900)
+    if refused is not None:
+        why, seconds = refused
+        raise ApiError(429, f"{why}; try again in {seconds} seconds.", headers={"Retry-After": str(seconds)})
     if user is None or not user.is_active:
         raise ApiError(401, "Invalid email or password", code="authentication_failed")
     return user

@@ -33,13 +33,46 @@ def user_register(*, email: str, password: str, username: str | None = None):
 
 def user_authenticate(request, *, identifier: str, password: str):
     """The user for an email or username and password, or None; failures count towards the lockout."""
+    return authenticate(request, username=_username_for(identifier), password=password)
+
+
+def login_refusal(request, identifier: str) -> tuple[str, int] | None:
+    """Why a login from this request must wait, and how many seconds: the account has failed too often from this
+    address, or the address has failed too often across accounts. None when it may go ahead."""
+    from datetime import timedelta
+
+    from axes.helpers import get_client_ip_address
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.db.models import Max, Sum
+    from django.utils import timezone
+
+    if not settings.AXES_ENABLED:
+        return None
+    address = get_client_ip_address(request)
+    window = settings.AXES_COOLOFF_TIME or timedelta(minutes=15)
+    recent = AccessAttempt.objects.filter(ip_address=address, attempt_time__gte=timezone.now() - window)
+    username = _username_for(identifier)
+    own = recent.filter(username=username).aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+    every = recent.aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+
+    def wait(last) -> int:
+        return max(1, int((last + window - timezone.now()).total_seconds()) + 1)
+
+    if (own["failures"] or 0) >= settings.AXES_FAILURE_LIMIT:
+        return "Too many failed logins for this account from your address", wait(own["last"])
+    if (every["failures"] or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
+        return "Too many failed logins from your address", wait(every["last"])
+    return None
+
+
+def _username_for(identifier: str) -> str:
     identifier = (identifier or "").strip()
-    username = identifier
     if "@" in identifier:
         match = User.objects.filter(email__iexact=identifier).order_by("id").first()
         if match is not None:
-            username = match.username
-    return authenticate(request, username=username, password=password)
+            return match.username
+    return identifier
 
 
 def tokens_for(user) -> dict:

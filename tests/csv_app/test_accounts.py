@@ -103,3 +103,24 @@ def test_missing_or_forged_tokens_are_401(api, user, header):
     assert r.status_code == 401
     assert r.json()["code"] in ("not_authenticated", "authentication_failed")
     assert set(r.json()) == {"error", "code", "details"}
+
+
+def test_failures_on_one_account_do_not_lock_another_account_at_the_same_address(api, user, other_user, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        api.post("/api/login/", {"email": user.email, "password": "nope"}, format="json")
+    locked = api.post("/api/login/", {"email": user.email, "password": PASSWORD}, format="json")
+    assert locked.status_code == 429
+    seconds = int(locked["Retry-After"])
+    assert 0 < seconds <= settings.AXES_COOLOFF_TIME.total_seconds() + 1
+    assert locked.json()["error"] == (f"Too many failed logins for this account from your address; "
+                                      f"try again in {seconds} seconds.")
+    assert api.post("/api/login/", {"email": other_user.email, "password": PASSWORD}, format="json").status_code == 200
+
+
+def test_an_address_that_fails_on_many_accounts_waits_too(api, user, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 6
+    for n in range(6):
+        assert api.post("/api/login/", {"email": f"guess{n}@example.com", "password": "x"}, format="json").status_code == 401
+    r = api.post("/api/login/", {"email": user.email, "password": PASSWORD}, format="json")
+    assert r.status_code == 429 and int(r["Retry-After"]) > 0
+    assert r.json()["error"].startswith("Too many failed logins from your address; try again in ")
