@@ -47,6 +47,10 @@ def task_get_for_user(user, task_id) -> Task:
         raise NotFound() from None
 
 
+def task_status(task_id) -> str | None:
+    return Task.objects.filter(id=task_id).values_list("status", flat=True).first()
+
+
 def task_result(task: Task) -> Result | None:
     """What a finished task produced (an ingest's is its dataset's table), where it is stored, or None."""
     if task.status != Task.Status.SUCCESS or not task.result_files:

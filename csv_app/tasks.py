@@ -4,11 +4,12 @@ import threading
 
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready, worker_shutting_down
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from .services.datasets import datasets_purge_expired
+from .selectors import task_status
 from .services.runner import task_execute, worker_identity
 from .services.sweep import tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale
 from .storage import warm_engine
@@ -62,12 +63,16 @@ def _requeue_running_jobs(sender: str = "", **_) -> None:
 def run_task(self, task_id: str) -> str | None:
     """Run one task row. While the database is unreachable, the message is retried with a backoff."""
     try:
-        return task_execute(
+        status = task_execute(
             task_id,
             worker=worker_identity(self.request.hostname or ""),
             stop_errors=(SoftTimeLimitExceeded,),
             time_limit=settings.TASK_SOFT_TIME_LIMIT,
         )
+        if (status or task_status(task_id)) == "REVOKED":  # cancelled: Flower shows it so, not as a success
+            self.send_event("task-revoked", terminated=False, signum=None, expired=False)
+            raise Ignore()
+        return status
     except (OperationalError, InterfaceError) as exc:
         delay = min(30, 2 ** min(self.request.retries, 5))
         logger.warning("database unavailable, retrying in %s s", delay, extra={"ravid_task_id": task_id})

@@ -17,8 +17,9 @@ QUEUE_DOWN = "The job queue is unavailable right now; nothing was queued. Try ag
 
 
 def publish(task_id: str) -> None:
-    """Send the message that makes a worker run the task row `task_id`."""
-    celery_app.send_task(RUN_TASK, args=[task_id])
+    """Send the message that makes a worker run the task row `task_id`; Celery's task id is the same id, so
+    Flower and the API name a job alike."""
+    celery_app.send_task(RUN_TASK, args=[task_id], task_id=task_id)
 
 
 def task_enqueue_on_commit(task: Task) -> None:
