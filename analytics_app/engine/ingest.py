@@ -17,6 +17,9 @@ from .writer import write_query
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "#n/a"]
 INT_RE = r"[+-]?(0|[1-9][0-9]*)"
 FLOAT_RE = r"[+-]?(0|[1-9][0-9]*)?(\.[0-9]+)?([eE][+-]?[0-9]+)?"
+# In a ;-separated file, numbers may be written with a decimal comma (377,20): the kind "float:comma".
+DECIMAL_COMMA_RE = r"[+-]?(0|[1-9][0-9]*),[0-9]+"
+DECIMAL_COMMA = "float:comma"
 ISO_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 ISO_DATETIME_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
 DATE_FORMATS = ["%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%b %d %Y", "%d %b %Y", "%B %d, %Y"]
@@ -104,8 +107,8 @@ def _friendly_csv_error(exc: duckdb.Error) -> EngineError:
     return EngineError(reason, details)
 
 
-def _candidate(values: list[str | None]) -> str:
-    """The narrowest type that every sampled value fits."""
+def _candidate(values: list[str | None], decimal_comma: bool = False) -> str:
+    """The narrowest type that every sampled value fits (with `decimal_comma`, 377,20 is a number)."""
     present = [v.strip() for v in values if v is not None and v.strip().lower() not in NULL_TOKENS]
     if not present:
         return "string"
@@ -113,6 +116,8 @@ def _candidate(values: list[str | None]) -> str:
         return "integer"
     if all(re.fullmatch(FLOAT_RE, v) and re.search(r"[0-9]", v) for v in present):
         return "float"
+    if decimal_comma and all(re.fullmatch(DECIMAL_COMMA_RE, v) or re.fullmatch(INT_RE, v) for v in present):
+        return DECIMAL_COMMA
     if all(v.lower() in ("true", "false") for v in present):
         return "boolean"
     if all(re.fullmatch(ISO_DATE_RE, v) for v in present):
@@ -153,6 +158,8 @@ def _is_token(col: str) -> Sql:
 
 def _odd_sql(col: str, kind: str) -> Sql:
     """True for a present text value that is not plainly of `kind` (a token, a leading zero, junk)."""
+    if kind == DECIMAL_COMMA:
+        return Sql.of("NOT regexp_full_match(trim({}), {})", col, Sql.value(f"{DECIMAL_COMMA_RE}|{INT_RE}"))
     if kind == "integer":  # plain digits (no sign but '-', no leading zero) print back as themselves
         return Sql.of("CAST(TRY_CAST({} AS BIGINT) AS VARCHAR) IS DISTINCT FROM {} AND {} <> '-0'", col, col, col)
     if kind in CASTS:
@@ -162,6 +169,8 @@ def _odd_sql(col: str, kind: str) -> Sql:
 
 def _breaks_sql(col: str, kind: str) -> Sql:
     """True for a present value, not a null token, that `kind` cannot hold."""
+    if kind == DECIMAL_COMMA:
+        return _odd_sql(col, kind)
     if kind == "integer":  # DuckDB's cast would round 2.5 and accept 1e3, 1_000 or 0x1F
         return Sql.of("(NOT regexp_full_match(trim({}), {}) OR TRY_CAST(trim({}) AS BIGINT) IS NULL)",
                       col, Sql.value("[+-]?[0-9]+"), col)
@@ -204,7 +213,9 @@ def _select_expr(name: str, kind: str, as_text: bool, strict: bool = True) -> Sq
     if not as_text:
         return Sql.of("CAST({} AS TIMESTAMP) AS {}", col, col) if kind == "datetime:iso" else Sql(col)
     cast, parse = ("CAST", "strptime") if strict else ("TRY_CAST", "try_strptime")
-    if kind in CASTS:
+    if kind == DECIMAL_COMMA:
+        value = Sql.of(f"{cast}(replace(trim({{}}), ',', '.') AS DOUBLE)", col)
+    elif kind in CASTS:
         value = Sql.of(f"{cast}(trim({{}}) AS {CASTS[kind]})", col)
         if kind == "datetime:iso":
             value = Sql.of("CAST({} AS TIMESTAMP)", value)
@@ -286,7 +297,8 @@ def _settle(con, path: Path, dialect: Dialect, names: list[str], kinds: dict[str
     """Look at the columns where something did not fit in detail, over every row: narrow `kinds` where a value
     breaks them. Returns the columns the write pass must read as text (null tokens, custom date formats,
     integers that turned out to be floats)."""
-    as_text = {n for n in names if kinds[n].startswith(("date:", "datetime:")) and kinds[n] not in NATIVE}
+    as_text = {n for n in names if (kinds[n].startswith(("date:", "datetime:")) and kinds[n] not in NATIVE)
+               or kinds[n] == DECIMAL_COMMA}
     detail = sorted(odd, key=names.index)
     parts, layout = _detail_sql(detail, kinds)
     counts = _aggregate(con, path, dialect, {n: "VARCHAR" for n in names}, parts, on_progress)
@@ -340,7 +352,7 @@ def ingest_csv(
         kinds, text_read = {}, set()
         for i, name in enumerate(names):
             values = [row[i] for row in sample]
-            kinds[name] = _candidate(values)
+            kinds[name] = _candidate(values, decimal_comma=dialect.delimiter == ";")
             if kinds[name] != "string" and (kinds[name] not in NATIVE or _has_tokens(values)):
                 text_read.add(name)
         result, odd = _write_checked(con, utf8_path, dialect, names, kinds, text_read, dest, on_progress)

@@ -92,3 +92,9 @@ def test_sums_of_money_have_no_binary_noise_and_integer_statistics_stay_integers
     qty = [i % 90 for i in range(len(values)) if i % 28 == 0]
     assert (row["min"], row["max"]) == (min(qty), max(qty)) and isinstance(row["min"], int)
     assert isinstance(row["mode"], int) and isinstance(row["mean"], float)
+
+
+def test_top_over_decimal_commas_in_a_semicolon_file(ready_dataset, run_operation):
+    file_id = ready_dataset("shop;amount\nnorth;377,20\nsouth;12,50\nnorth;0,80\n")
+    body = run_operation(file_id, "top", by="shop", value="amount", agg="sum")
+    assert body["result"]["data"] == [{"shop": "north", "value": 378.0}, {"shop": "south", "value": 12.5}]

@@ -162,3 +162,21 @@ def test_a_late_misfit_settles_types_in_a_second_pass_and_keeps_other_columns_ri
     assert columns == [{"name": "code", "type": "integer"}, {"name": "zip", "type": "string"}]
     assert got[24000] == {"code": None, "zip": "34000"} and got[-1] == {"code": 5, "zip": "00501"}
     assert len(got) == 25001
+
+
+def test_decimal_commas_in_a_semicolon_file_are_numbers(ingest, con):
+    table, result = ingest("name;price;code\nx;377,20;1,2,3\ny;12,5;a\nz;1000;b\nw;-0,75;NA\nv;;c\n")
+    assert {c["name"]: c["type"] for c in result.columns} == {"name": "string", "price": "float", "code": "string"}
+    rows = con.execute("SELECT price FROM read_parquet(?) ORDER BY __ravid_row", [str(table.path)]).fetchall()
+    assert [r[0] for r in rows] == [377.2, 12.5, 1000.0, -0.75, None]
+
+
+def test_a_late_value_that_is_not_a_decimal_comma_number_makes_the_column_text(ingest):
+    lines = "".join(f"r{i};{i},5\n" for i in range(25_000)) + "late;12.5.1\n"
+    _, result = ingest("name;amount\n" + lines)
+    assert {c["name"]: c["type"] for c in result.columns}["amount"] == "string"
+
+
+def test_commas_in_a_comma_file_are_never_decimal(ingest):
+    _, result = ingest('name,price\nx,"377,20"\ny,"12,5"\n')
+    assert {c["name"]: c["type"] for c in result.columns}["price"] == "string"
