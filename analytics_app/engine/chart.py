@@ -3,6 +3,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
@@ -81,7 +82,14 @@ def render_chart(
     con: duckdb.DuckDBPyConnection, source: Table, kind: str, x: str, y: str | None, agg: str | None,
     title: str | None, dest: Path, bins: int = DEFAULT_BINS,
 ) -> dict:
-    """Draw the chart into `dest` (PNG, written under a temporary name); returns what was drawn."""
+    """Draw the chart into `dest` (PNG, written under a temporary name); returns what was drawn. Every text
+    (the title, labels, values) is drawn as it is: a `$` never starts TeX."""
+    with rc_context({"text.parse_math": False}):
+        return _render(con, source, kind, x, y, agg, title, dest, bins)
+
+
+def _render(con, source: Table, kind: str, x: str, y: str | None, agg: str | None, title: str | None, dest: Path,
+            bins: int) -> dict:
     figure = Figure(figsize=(10, 6), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

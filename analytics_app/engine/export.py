@@ -1,4 +1,5 @@
 """Turning a result table into a downloadable CSV, JSON or Parquet file."""
+import re
 from pathlib import Path
 
 import duckdb
@@ -26,15 +27,20 @@ def _user_batches(con: duckdb.DuckDBPyConnection, table: Table):
     return names, con.sql(f"SELECT {select_list(names)} FROM {table.sql}", params=table.params).to_arrow_reader(BATCH_ROWS)
 
 
+def _safe_name(name: str) -> str:
+    """A header cell a spreadsheet would run as a formula, prefixed with a single quote like the data cells."""
+    return f"'{name}" if re.match(FORMULA_START, name) else name
+
+
 def _escape_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Prefix text cells that a spreadsheet would run as a formula with a single quote."""
+    """Prefix text cells (and header cells) that a spreadsheet would run as a formula with a single quote."""
     arrays = []
     for column in batch.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             risky = pc.match_substring_regex(column, FORMULA_START)
             column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
         arrays.append(column)
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+    return pa.RecordBatch.from_arrays(arrays, names=[_safe_name(n) for n in batch.schema.names])
 
 
 def export_table(con: duckdb.DuckDBPyConnection, table: Table, fmt: str, dest: Path) -> Path:
@@ -46,7 +52,8 @@ def export_table(con: duckdb.DuckDBPyConnection, table: Table, fmt: str, dest: P
     user_schema = pa.schema([schema.field(n) for n in names])
     with atomic_path(Path(dest)) as tmp:
         if fmt == "csv":
-            with pacsv.CSVWriter(tmp, user_schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
+            csv_schema = pa.schema([f.with_name(_safe_name(f.name)) for f in user_schema])
+            with pacsv.CSVWriter(tmp, csv_schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
                 for batch in batches:
                     writer.write_batch(_escape_formulas(batch))
         elif fmt == "parquet":

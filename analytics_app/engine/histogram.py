@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import duckdb
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -73,7 +74,8 @@ def histogram(con: duckdb.DuckDBPyConnection, source: Table, column: str, bins: 
     result = write_query(con, sql, params, folder / TABLE_FILE)
     rows = con.execute(f"SELECT {group or 'NULL'}, bin_start, bin_end, count FROM read_parquet(?)",
                        [str(result.path(TABLE))]).fetchall()
-    drawn = _draw(rows, column, group_by, folder / IMAGE_FILE)
+    with rc_context({"text.parse_math": False}):  # names and values are drawn as they are: a $ is not TeX
+        drawn = _draw(rows, column, group_by, folder / IMAGE_FILE)
     result.files[IMAGE] = IMAGE_FILE
     result.value = {"column": column, "bins": len(edges) - 1 if edges else 0, "edges": edges, "groups_drawn": drawn}
     return result

@@ -52,12 +52,12 @@ def coerce(value, column_type: str, column: str):
         if isinstance(value, bool):
             raise bad()
         if isinstance(value, int):
-            return value
+            return _whole(value, bad)
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str):
             try:
-                return int(value.strip())
+                return _whole(int(value.strip()), bad)
             except ValueError:
                 try:
                     as_float = float(value)
@@ -101,6 +101,16 @@ def coerce(value, column_type: str, column: str):
             parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
         return parsed
     raise bad()
+
+
+def _whole(value: int, bad) -> int | float:
+    """An integer as the engine compares it: beyond 64 bits, as a float (no column value is that large)."""
+    if -(2**63) <= value < 2**63:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise bad() from None
 
 
 def json_value(value):

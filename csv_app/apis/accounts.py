@@ -3,7 +3,9 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -157,7 +159,7 @@ class TokenRefreshApi(PublicApi):
         serializer = TokenRefreshSerializer(data={"refresh": request.data.get("refresh")})
         try:
             serializer.is_valid(raise_exception=True)
-        except (TokenError, InvalidToken):
+        except (TokenError, InvalidToken, AuthenticationFailed, ObjectDoesNotExist):  # a deleted user's token too
             raise ApiError(401, "The refresh token is invalid, expired or already used.", code="authentication_failed")
         return Response(serializer.validated_data)
 
@@ -166,13 +168,14 @@ class LogoutApi(APIView):
     @swagger_auto_schema(
         operation_summary="Log out: blacklist the refresh token",
         request_body=RefreshInputSerializer,
-        responses={200: openapi.Response("Logged out"), 400: error_response("Invalid refresh token")},
+        responses={200: openapi.Response("Logged out"), 400: error_response("Invalid refresh token"),
+                   403: error_response("Another user's refresh token")},
         tags=["accounts"],
     )
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user_logout(refresh=data.validated_data["refresh"])
+        user_logout(user=request.user, refresh=data.validated_data["refresh"])
         return Response({"message": "Logout successful"})
 
 

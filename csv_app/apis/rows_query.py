@@ -14,7 +14,7 @@ from ..storage import engine
 class RowsQuerySerializer(serializers.Serializer):
     columns = serializers.CharField(required=False, help_text="Comma-separated column names.")
     sort = serializers.CharField(required=False, help_text="Comma-separated; prefix with - for descending.")
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10_000_000)
     page_size = serializers.IntegerField(required=False, default=50, min_value=1, max_value=1000)
 
 

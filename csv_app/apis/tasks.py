@@ -210,7 +210,7 @@ class TaskListApi(APIView):
         file_id = serializers.UUIDField(required=False)
         mine = serializers.BooleanField(required=False, help_text="true: only your own tasks, not those shared "
                                                                   "with you.")
-        page = serializers.IntegerField(required=False, min_value=1)
+        page = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
     def get_queryset(self):

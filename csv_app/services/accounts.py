@@ -80,8 +80,16 @@ def tokens_for(user) -> dict:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def user_logout(*, refresh: str) -> None:
+def user_logout(*, user, refresh: str) -> None:
+    """Blacklist the caller's own refresh token; another user's is Forbidden and stays valid."""
+    from django.conf import settings as django_settings
+
+    from ..exceptions import Forbidden
+
     try:
-        RefreshToken(refresh).blacklist()
+        token = RefreshToken(refresh)
     except TokenError:
         raise serializers.ValidationError({"refresh": ["The refresh token is invalid or expired."]}) from None
+    if str(token.get(django_settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id"))) != str(user.pk):
+        raise Forbidden("That refresh token is not yours; you can log out only your own sessions.")
+    token.blacklist()

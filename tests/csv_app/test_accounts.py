@@ -124,3 +124,11 @@ def test_an_address_that_fails_on_many_accounts_waits_too(api, user, settings):
     r = api.post("/api/login/", {"email": user.email, "password": PASSWORD}, format="json")
     assert r.status_code == 429 and int(r["Retry-After"]) > 0
     assert r.json()["error"].startswith("Too many failed logins from your address; try again in ")
+
+
+def test_logout_takes_only_the_callers_own_refresh_token(api, client_a, user, other_user):
+    theirs = api.post("/api/login/", {"email": other_user.email, "password": PASSWORD}, format="json").json()
+    r = client_a.post("/api/logout/", {"refresh": theirs["refresh"]}, format="json")
+    assert r.status_code == 403
+    assert r.json()["error"] == "That refresh token is not yours; you can log out only your own sessions."
+    assert api.post("/api/token/refresh/", {"refresh": theirs["refresh"]}, format="json").status_code == 200

@@ -63,3 +63,28 @@ def test_a_host_that_is_not_allowed_gets_a_400_naming_allowed_hosts(api):
     assert r.status_code == 400
     assert r.json()["error"] == ("The host 'ravid.example.org' is not served here: it is not in ALLOWED_HOSTS. "
                                  "Set ALLOWED_HOSTS (comma-separated) to the names clients use for this server.")
+
+
+def test_inputs_that_once_gave_500s_are_400s(client_a, ready_dataset, run_operation):
+    """A page past 64 bits, a filter value of 40 nines, a body nested 50,000 levels, a TeX-looking title."""
+    file_id = ready_dataset("id,label\n1,a\n2,b\n")
+    r = client_a.get(f"/api/datasets/{file_id}/rows?page=99999999999999999999999")
+    assert r.status_code == 400 and "page" in r.json()["details"]
+    body = run_operation(file_id, "filter", filters=[{"column": "id", "operator": "gt", "value": int("9" * 40)}])
+    assert body["status"] == "SUCCESS" and body["result"]["row_count"] == 0
+    body = run_operation(file_id, "filter", filters=[{"column": "id", "operator": "lt", "value": "9" * 40}])
+    assert body["status"] == "SUCCESS" and body["result"]["row_count"] == 2
+    deep = "[" * 50_000 + "]" * 50_000
+    r = client_a.generic("POST", "/api/perform-operation/", deep, content_type="application/json")
+    assert r.status_code == 400 and r.json()["error"] == "The JSON body is nested too deeply; at most 32 levels are allowed."
+    chart = run_operation(file_id, "chart", kind="bar", x="label", y="id", title="$\\frac{1}{$ costs $5")
+    assert chart["status"] == "SUCCESS", chart
+
+
+def test_refreshing_the_token_of_a_deleted_user_is_401(api, user):
+    from tests.conftest import PASSWORD
+
+    tokens = api.post("/api/login/", {"email": user.email, "password": PASSWORD}, format="json").json()
+    user.delete()
+    r = api.post("/api/token/refresh/", {"refresh": tokens["refresh"]}, format="json")
+    assert r.status_code == 401 and r.json()["code"] == "authentication_failed"

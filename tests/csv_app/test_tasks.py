@@ -185,3 +185,10 @@ def test_broker_down_at_submit_is_503_and_leaves_no_row(transactional_db, client
     assert r.status_code == 503
     assert r.json()["code"] == "service_unavailable" and "6379" not in r.json()["error"]
     assert not Task.objects.filter(operation="dedup").exists()
+
+
+def test_a_header_cell_that_looks_like_a_formula_is_escaped_too(client_a, ready_dataset, run_operation):
+    file_id = ready_dataset('"=HYPERLINK(""http://x"")",+sum,plain\n1,2,3\n')
+    task_id = run_operation(file_id, "dedup")["task_id"]
+    text = b"".join(client_a.get(f"/api/tasks/{task_id}/download/?format=csv").streaming_content).decode()
+    assert list(csv.reader(io.StringIO(text)))[0] == ["'=HYPERLINK(\"http://x\")", "'+sum", "plain"]
