@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from analytics_app.registry import InvalidParameters, first_message
 
-from .exceptions import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, Unavailable
+from .exceptions import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, TooMany, Unavailable
 
 logger = logging.getLogger("ravid.api")
 
@@ -73,7 +73,8 @@ def _details(detail):
 
 
 # The one place where the services' errors become HTTP statuses.
-DOMAIN_STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, TooLarge: 413, Unavailable: 503}
+DOMAIN_STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, TooLarge: 413, TooMany: 429,
+                 Unavailable: 503}
 
 
 def api_exception_handler(exc, context):
@@ -92,7 +93,11 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
-        return Response(envelope(413, "The request body is too large."), status=413)
+        from django.conf import settings
+
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(envelope(413, f"The request body is over {limit} bytes, the limit for a JSON body "
+                                      "(MAX_JSON_BODY_BYTES); upload files through /api/upload-csv/."), status=413)
     elif isinstance(exc, (db.OperationalError, db.InterfaceError)):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         return Response(envelope(503, "The database is unavailable right now; try again shortly."), status=503,

@@ -36,6 +36,12 @@ class TooLarge(DomainError):
     default = "The upload is too large."
 
 
+class TooMany(DomainError):
+    """A per-user bound was reached (jobs waiting, say)."""
+
+    default = "Too many requests; try again later."
+
+
 class Unavailable(DomainError):
     """A service the platform needs (the job queue) cannot be reached."""
 

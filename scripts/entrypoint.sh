@@ -6,7 +6,8 @@ role=${1:-web}
 case "$role" in
   web)
     python manage.py migrate --noinput
-    exec gunicorn ravid_project.wsgi -b "0.0.0.0:${PORT:-8000}" -w "${WEB_CONCURRENCY:-2}" --timeout 120 --access-logfile -
+    exec gunicorn ravid_project.wsgi -b "0.0.0.0:${PORT:-8000}" -w "${WEB_CONCURRENCY:-$(nproc)}" -k gthread \
+      --threads "${WEB_THREADS:-8}" --timeout 120 --access-logfile -
     ;;
   worker)
     exec celery -A ravid_project worker -l "${LOG_LEVEL:-info}" -E -O fair --concurrency "${WORKER_CONCURRENCY:-2}" -n "worker@%h"

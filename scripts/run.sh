@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PORT=${PORT:-8000} FLOWER_PORT=${FLOWER_PORT:-5555} HOST=${HOST:-127.0.0.1}
-export WEB_CONCURRENCY=${WEB_CONCURRENCY:-2} WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-2}
+export WEB_CONCURRENCY=${WEB_CONCURRENCY:-$(nproc 2>/dev/null || echo 2)} WEB_THREADS=${WEB_THREADS:-8}
+export WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-2}
 export PYTHONUNBUFFERED=1
 
 python manage.py migrate --noinput
@@ -15,6 +16,14 @@ python manage.py collectstatic --noinput -v0
 run_dir=$(python -c 'from ravid_project.embedded_broker import media_root; print(media_root() / "run")')
 control=$(python -c 'from ravid_project.embedded_broker import runtime_path; print(runtime_path("supervisor.sock"))')
 mkdir -p "$run_dir"
+# Flower shows every job: it asks for a password, one generated for this folder unless FLOWER_BASIC_AUTH is set.
+if [ -z "${FLOWER_BASIC_AUTH:-}" ]; then
+  if [ ! -s "$run_dir/flower-auth" ]; then
+    (umask 077; python -c 'import secrets; print("ravid:" + secrets.token_urlsafe(12))' > "$run_dir/flower-auth")
+  fi
+  FLOWER_BASIC_AUTH=$(cat "$run_dir/flower-auth")
+fi
+export FLOWER_BASIC_AUTH
 conf="$run_dir/supervisord.conf"
 python=$(command -v python)
 secret=$(python -c 'import secrets; print(secrets.token_hex(16))')  # supervisorctl reads it from the file (0600)
@@ -75,15 +84,16 @@ priority=200
 [program:web]
 $common
 stopasgroup=true
-command=$python -m gunicorn ravid_project.wsgi -b $HOST:$PORT -w $WEB_CONCURRENCY --timeout 120 --graceful-timeout 5 --access-logfile -
-stopwaitsecs=8
+command=$python -m gunicorn ravid_project.wsgi -b $HOST:$PORT -w $WEB_CONCURRENCY -k gthread --threads $WEB_THREADS --timeout 120 --graceful-timeout 5 --access-logfile -
+stopwaitsecs=7
 
 [program:worker]
 $common
 command=$python -m celery -A ravid_project worker -l info -E -O fair --concurrency $WORKER_CONCURRENCY -n worker@%%h
 ; SIGTERM to the main process only: its warm shutdown puts the running jobs back on the queue, they stop at their
-; next progress step, and the pool processes exit with it. Whatever is still alive after 10 s is killed.
-stopwaitsecs=10
+; next progress step, and the pool processes exit with it. Whatever is still alive after 7 s is killed (its jobs
+; are already back on the queue), so the whole stack is gone well within 15 s.
+stopwaitsecs=7
 
 [program:beat]
 $common
@@ -118,7 +128,7 @@ cat <<MSG
     Swagger   http://$HOST:$PORT/swagger/
     Health    http://$HOST:$PORT/health/
     Admin     http://$HOST:$PORT/admin/   (create a user: .venv/bin/python manage.py createsuperuser)
-    Flower    http://${FLOWER_ADDRESS:-127.0.0.1}:$FLOWER_PORT/
+    Flower    http://${FLOWER_ADDRESS:-127.0.0.1}:$FLOWER_PORT/   (user:password $FLOWER_BASIC_AUTH)
     Broker    ${CELERY_BROKER_URL:-embedded Redis in $(python -c 'from ravid_project.embedded_broker import folder; print(folder())')}
   Status: .venv/bin/supervisorctl -c $conf status
   Press Ctrl-C to stop everything.

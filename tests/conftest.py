@@ -63,6 +63,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def health_answers_now(settings):
+    """Tests that stop a service expect /health/ to say so at once: no cached answer (the stack tests, which run
+    the real settings, measure the cache)."""
+    settings.HEALTH_CACHE_SECONDS = 0
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()

@@ -32,6 +32,9 @@ def _field_error(field: str, message: str) -> EngineError:
     return EngineError(message, {field: [message]})
 
 
+MAX_LIST_VALUES = 10_000
+
+
 def condition_sql(cond: Condition, types: dict[str, str], field: str = "filters") -> tuple[str, list]:
     """One condition as SQL and its bound values; EngineError naming the column, operator or value."""
     if cond.column not in types:
@@ -61,6 +64,9 @@ def condition_sql(cond: Condition, types: dict[str, str], field: str = "filters"
         values = value.split("|") if isinstance(value, str) else value
         if not isinstance(values, list) or not values:
             raise _field_error(field, f"Operator '{op}' needs a non-empty list of values.")
+        if len(values) > MAX_LIST_VALUES:
+            raise _field_error(field, f"Operator '{op}' takes at most {MAX_LIST_VALUES} values; {len(values)} were "
+                                      "given.")
         typed = [coerce(v, ctype, cond.column) for v in values]
         marks = ", ".join("?" for _ in typed)
         sql = f"{col} IN ({marks})" if op == "in" else f"({col} IS NULL OR {col} NOT IN ({marks}))"

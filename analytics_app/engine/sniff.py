@@ -128,7 +128,7 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def sniff(head: bytes, complete: bool, max_columns: int) -> Dialect:
+def sniff(head: bytes, complete: bool, max_columns: int, max_name_chars: int = 256) -> Dialect:
     """The dialect of a CSV from its first bytes (`complete` when they are the whole file), or EngineError."""
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise reject("The file is empty.", not_csv=True)
@@ -151,6 +151,9 @@ def sniff(head: bytes, complete: bool, max_columns: int) -> Dialect:
     for index, name in enumerate(header, start=1):
         if name == "":
             raise reject(f"Column {index} of the header row has no name.", line=1)
+        if len(name) > max_name_chars:
+            raise reject(f"The name of column {index} is {len(name)} characters long; at most {max_name_chars} are "
+                         "allowed.", line=1)
         if name == ROW_ID:
             raise reject(f"The column name '{ROW_ID}' is reserved.", line=1)
         if name in seen:

@@ -39,6 +39,7 @@ class ColumnList(serializers.ListField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("child", serializers.CharField(max_length=1024, trim_whitespace=False))
+        kwargs.setdefault("max_length", 2000)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):

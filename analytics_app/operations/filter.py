@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from ..engine.errors import EngineError
 from ..engine.filtering import filter_rows
-from ..engine.predicates import OPERATORS, Condition, where_sql
+from ..engine.predicates import MAX_LIST_VALUES, OPERATORS, Condition, where_sql
 from ..engine.types import column_types
 from ..registry import Operation, RunContext, register
 from .checks import Choice
@@ -16,7 +16,8 @@ class ConditionParams(serializers.Serializer):
 
 
 class FilterParams(serializers.Serializer):
-    filters = ConditionParams(many=True, allow_empty=False)
+    filters = ConditionParams(many=True, allow_empty=False, max_length=100,
+                              help_text=f"At most 100 conditions; `in`/`not_in` take at most {MAX_LIST_VALUES} values.")
     match = Choice(choices=["all", "any"], default="all")
 
 

@@ -2,6 +2,7 @@
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework.response import Response
@@ -43,11 +44,22 @@ def count_workers() -> int:
         return 0
 
 
+def cached(key: str, compute, seconds: float):
+    """A check's answer, computed at most once per `seconds` per web process: /health/ stays cheap however often
+    anyone calls it (no broker round-trip per request)."""
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, seconds)
+    return value
+
+
 class HealthApi(PublicApi):
     @swagger_auto_schema(operation_summary="Service health: database, broker, workers", security=[], tags=["service"])
     def get(self, request):
-        database, broker = check_database(), check_broker()
-        workers = count_workers() if broker == "ok" else 0
+        database = check_database()
+        broker = cached("health:broker", check_broker, settings.HEALTH_CACHE_SECONDS)
+        workers = cached("health:workers", count_workers, settings.HEALTH_CACHE_SECONDS) if broker == "ok" else 0
         healthy = database == "ok" and broker == "ok"
         body = {
             "status": "ok" if healthy else "unavailable",

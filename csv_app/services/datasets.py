@@ -78,7 +78,8 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
     upload.seek(0)
     head = upload.read(HEAD_BYTES)
     try:
-        dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS)
+        dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS,
+                        max_name_chars=settings.MAX_COLUMN_NAME_CHARS)
     except EngineError as exc:
         raise Invalid(exc.message, exc.details) from None
     dataset_id = uuid.uuid4()

@@ -3,11 +3,12 @@ deleting and sharing. Running them is services.runner; finding lost ones, servic
 import hashlib
 import json
 
+from django.conf import settings
 from django.utils import timezone
 
 from analytics_app.registry import InvalidParameters, get_job, get_operation
 
-from ..exceptions import Conflict
+from ..exceptions import Conflict, TooMany
 from ..models import Dataset, Task, TaskShare
 from ..selectors import dataset_table, task_result_table
 from ..storage import engine, remove_tree, result_dir
@@ -49,6 +50,10 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
     ).first()
     if live is not None:
         return live
+    waiting = Task.objects.filter(owner=user, status__in=[S.PENDING, S.STARTED]).count()
+    if waiting >= settings.USER_MAX_QUEUED:
+        raise TooMany(f"You have {waiting} jobs queued or running; at most {settings.USER_MAX_QUEUED} may be at once "
+                      "(USER_MAX_QUEUED). Submit more when some have finished.")
 
     def create():
         task = Task.objects.create(

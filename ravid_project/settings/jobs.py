@@ -40,6 +40,8 @@ TASK_PENDING_REQUEUE_SECONDS = env.int("TASK_PENDING_REQUEUE_SECONDS", default=3
 # Sooner, when the queue holds fewer messages than tasks that have waited this long.
 TASK_LOST_CHECK_SECONDS = env.int("TASK_LOST_CHECK_SECONDS", default=30)
 TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=3)
+# One user's jobs that may wait or run at once; the next submit is a 429 until some finish.
+USER_MAX_QUEUED = env.int("USER_MAX_QUEUED", default=200)
 TASK_SWEEP_INTERVAL_SECONDS = env.int("TASK_SWEEP_INTERVAL_SECONDS", default=30)
 
 CELERY_BEAT_SCHEDULE = {
@@ -58,3 +60,6 @@ DUCKDB_MEMORY_LIMIT = env.str("DUCKDB_MEMORY_LIMIT", default="600MB")
 DUCKDB_THREADS = env.int("DUCKDB_THREADS", default=2)
 # Profile each dataset as it is ingested (a few seconds per 10 M rows), so `summary` answers at once.
 PROFILE_ON_INGEST = env.bool("PROFILE_ON_INGEST", default=True)
+
+# /health/ asks the broker and the workers at most this often per web process.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)

@@ -12,10 +12,12 @@ for _folder in (UPLOADS_DIR, RESULTS_DIR, WORK_TMP_DIR):
 FILE_UPLOAD_TEMP_DIR = str(WORK_TMP_DIR)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o640
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A JSON request body (an upload's file is not one: it streams to disk)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY_BYTES", default=1024 * 1024)
 
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=1024**3)
 MAX_COLUMNS = env.int("MAX_COLUMNS", default=2000)
+MAX_COLUMN_NAME_CHARS = env.int("MAX_COLUMN_NAME_CHARS", default=256)
 
 # Per-user storage (the sum of a user's uploads); 0 means no quota.
 USER_QUOTA_BYTES = env.int("USER_QUOTA_BYTES", default=0)

@@ -88,3 +88,27 @@ def test_refreshing_the_token_of_a_deleted_user_is_401(api, user):
     user.delete()
     r = api.post("/api/token/refresh/", {"refresh": tokens["refresh"]}, format="json")
     assert r.status_code == 401 and r.json()["code"] == "authentication_failed"
+
+
+def test_bounds_on_what_one_request_may_ask(client_a, ready_dataset, settings):
+    """Inputs that cost the server more than the client: each bound is a 4xx that names it."""
+    from tests.conftest import upload
+
+    r = upload(client_a, "id," + "x" * 300 + "\n1,2\n")
+    assert r.status_code == 400
+    assert r.json()["error"] == "The name of column 2 is 300 characters long; at most 256 are allowed."
+    file_id = ready_dataset("id,team\n1,a\n2,b\n")
+    many = {"file_id": file_id, "operation": "filter",
+            "filters": [{"column": "id", "operator": "in", "value": list(range(10_001))}]}
+    r = client_a.post("/api/perform-operation/", many, format="json")
+    assert r.status_code == 400 and "takes at most 10000 values; 10001 were given" in r.json()["error"]
+    big = client_a.generic("POST", "/api/perform-operation/", '{"pad": "' + "x" * (1024 * 1024) + '"}',
+                           content_type="application/json")
+    assert big.status_code == 413 and "MAX_JSON_BODY_BYTES" in big.json()["error"]
+    settings.USER_MAX_QUEUED = 2
+    for column in ("id", "team"):
+        assert client_a.post("/api/perform-operation/", {"file_id": file_id, "operation": "unique", "column": column},
+                             format="json").status_code == 202
+    r = client_a.post("/api/perform-operation/", {"file_id": file_id, "operation": "dedup"}, format="json")
+    assert r.status_code == 429 and r.json()["code"] == "throttled"
+    assert r.json()["error"].startswith("You have 2 jobs queued or running; at most 2 may be at once")

@@ -16,7 +16,8 @@ from tests.integration.conftest import ROOT
 
 BIN = Path(sys.executable).parent
 # What the stack is started without, whatever this test run is configured with.
-OWN_SETTINGS = ("DATABASE_URL", "CELERY_BROKER_URL", "RAVID_SERVICES_RUN", "LOG_LEVEL", "REQUIRE_SERVICES")
+OWN_SETTINGS = ("DATABASE_URL", "CELERY_BROKER_URL", "RAVID_SERVICES_RUN", "LOG_LEVEL", "REQUIRE_SERVICES",
+                "FLOWER_BASIC_AUTH")
 
 
 def free_port() -> int:

@@ -228,7 +228,38 @@ def test_sigterm_stops_everything_in_15_s_and_the_running_job_finishes_after_a_r
     assert refused.status_code == 400
     assert "ALLOWED_HOSTS" in refused.json()["error"] and "ravid.example.org" in refused.json()["error"]
 
+    # Flower asks for the password make run generated (and printed), and listens on 127.0.0.1.
+    flower = f"http://127.0.0.1:{s.flower_port}/"
+    assert requests.get(flower, timeout=10).status_code == 401
+    user, password = (Path(s.env["MEDIA_ROOT"]) / "run" / "flower-auth").read_text().strip().split(":", 1)
+    assert requests.get(flower, auth=(user, password), timeout=10).status_code == 200
+    assert f"(user:password {user}:{password})" in s.output()
+
     api = Api(s.url, "stop@example.com")
+    # /health/ is no lever: 30 clients calling it in a loop leave an authenticated request fast.
+    flooding, stop = [], threading.Event()
+
+    def flood() -> None:
+        with requests.Session() as http:
+            while not stop.is_set():
+                flooding.append(http.get(f"{s.url}/health/", timeout=30).status_code)
+
+    floods = [threading.Thread(target=flood) for _ in range(30)]
+    for thread in floods:
+        thread.start()
+    time.sleep(1)
+    latencies = []
+    for _ in range(40):
+        started = time.monotonic()
+        assert api.get("/api/me/").status_code == 200
+        latencies.append(time.monotonic() - started)
+    stop.set()
+    for thread in floods:
+        thread.join()
+    p95 = sorted(latencies)[int(len(latencies) * 0.95) - 1]
+    print(f"\n/api/me/ p95 {p95 * 1000:.0f} ms while 30 clients made {len(flooding)} /health/ calls")
+    assert set(flooding) == {200} and p95 < 0.2
+
     big, _ = upload(api, "big.csv", open(big_csv, "rb"))
     long_job = submit(api, big, **SLOW_WORK)
     wait_started(api, long_job)
