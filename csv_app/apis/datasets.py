@@ -17,7 +17,7 @@ from ..services.datasets import dataset_create, dataset_delete, dataset_share, d
 from ..storage import engine
 from ..uploads import CsvBodyParser, SizeLimitUploadHandler, too_large
 from .accounts import error_response
-from .rows_query import RowsQuerySerializer, rows_page
+from .rows_query import RowsPageSerializer, RowsQuerySerializer, rows_page
 
 
 class DatasetOutputSerializer(serializers.ModelSerializer):
@@ -152,7 +152,7 @@ ROWS_PARAMETERS = [
 
 class DatasetRowsApi(APIView):
     @swagger_auto_schema(operation_summary="Query a dataset's rows", query_serializer=RowsQuerySerializer,
-                         manual_parameters=ROWS_PARAMETERS, tags=["datasets"])
+                         manual_parameters=ROWS_PARAMETERS, responses={200: RowsPageSerializer}, tags=["datasets"])
     def get(self, request, dataset_id):
         dataset = dataset_get_for_user(request.user, dataset_id)
         return Response(rows_page(request, ready_table(dataset), dataset.columns, dataset.row_count))

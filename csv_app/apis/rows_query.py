@@ -18,6 +18,21 @@ class RowsQuerySerializer(serializers.Serializer):
     page_size = serializers.IntegerField(required=False, default=50, min_value=1, max_value=1000)
 
 
+class RowsPageSerializer(serializers.Serializer):
+    """The rows query's answer (documents the 200 in the OpenAPI document)."""
+
+    class Meta:
+        ref_name = "RowsPage"
+
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Rows that match the filters.")
+    pages = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True, help_text="The next page with the same query, or null.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page with the same query, or null.")
+    items = serializers.ListField(child=serializers.DictField(), help_text="The rows, {column: value}.")
+
+
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 

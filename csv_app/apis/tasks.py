@@ -25,7 +25,7 @@ from ..storage import engine
 from .accounts import error_response
 from .datasets import DatasetOutputSerializer
 from .discovery import parameters_table
-from .rows_query import RowsQuerySerializer, rows_page
+from .rows_query import RowsPageSerializer, RowsQuerySerializer, rows_page
 
 
 class ProgressOutputSerializer(serializers.Serializer):
@@ -268,7 +268,8 @@ def _result_table(task: Task) -> Table:
 
 
 class TaskRowsApi(APIView):
-    @swagger_auto_schema(operation_summary="Query a result's rows", query_serializer=RowsQuerySerializer, tags=["tasks"])
+    @swagger_auto_schema(operation_summary="Query a result's rows", query_serializer=RowsQuerySerializer,
+                         responses={200: RowsPageSerializer}, tags=["tasks"])
     def get(self, request, task_id):
         task, table = _finished_table(request, task_id)
         return Response(rows_page(request, table, task.result_columns, task.result_row_count))

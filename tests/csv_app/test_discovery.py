@@ -58,3 +58,11 @@ def test_the_task_body_and_its_schema_have_the_same_keys(client_a, ready_dataset
     body = run_operation(ready_dataset("a,b\n1,2\n"), "unique", column="a")
     spec = client_a.get("/swagger.json").json()
     assert set(spec["definitions"]["Task"]["properties"]) == set(body) | {"error"}
+
+
+def test_the_rows_endpoints_document_their_answer(api):
+    spec = api.get("/swagger.json").json()
+    for path in ("/api/datasets/{dataset_id}/rows", "/api/tasks/{task_id}/rows"):
+        assert spec["paths"][path]["get"]["responses"]["200"]["schema"] == {"$ref": "#/definitions/RowsPage"}
+    assert set(spec["definitions"]["RowsPage"]["properties"]) == {
+        "page", "page_size", "total", "pages", "next", "previous", "items"}
