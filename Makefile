@@ -37,11 +37,11 @@ run: install ## Start everything, supervised: web on HOST:PORT, worker, beat, Fl
 
 web: install ## Start only the web server (gunicorn) on HOST:PORT
 	$(embedded_broker)
-	$(BIN)/gunicorn ravid_project.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-$$(nproc)} -k gthread --threads $${WEB_THREADS:-8} --timeout 120 --graceful-timeout 5
+	$(BIN)/gunicorn ravid_project.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-$$(nproc 2>/dev/null || echo 2)} -k gthread --threads $${WEB_THREADS:-8} --timeout 120 --graceful-timeout 5
 
 worker: install ## Start only a Celery worker
 	$(embedded_broker)
-	$(BIN)/celery -A ravid_project worker -l info -E -O fair --concurrency $${WORKER_CONCURRENCY:-2}
+	$(BIN)/celery -A ravid_project worker -l info -E -O fair --concurrency $${WORKER_CONCURRENCY:-2} -n worker$$$$@%h
 
 beat: install ## Start only celery beat (the stale-task sweep)
 	$(embedded_broker)

@@ -12,9 +12,11 @@ read, events are pub/sub and are never stored, and the footprint is bounded by w
 
 This module imports nothing from Django: settings import it to compute the default URL.
 """
+import fcntl
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,9 +28,27 @@ from pathlib import Path
 _MAX_SOCKET_PATH = 100
 
 
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _dotenv() -> None:
+    """Read the project's .env as the settings do (the environment wins), so every process agrees on MEDIA_ROOT."""
+    path = BASE_DIR / ".env"
+    if path.is_file():
+        import environ
+
+        environ.Env.read_env(str(path), overwrite=False)
+
+
 def media_root() -> Path:
-    default = Path(__file__).resolve().parent.parent / "media"
-    return Path(os.environ.get("MEDIA_ROOT") or default).resolve()
+    _dotenv()
+    return Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media").resolve()
+
+
+def wanted() -> bool:
+    """True when no CELERY_BROKER_URL is configured (environment or .env): the embedded broker is the broker."""
+    _dotenv()
+    return not os.environ.get("CELERY_BROKER_URL")
 
 
 def folder(root: Path | None = None) -> Path:
@@ -36,13 +56,18 @@ def folder(root: Path | None = None) -> Path:
 
 
 def runtime_path(name: str, root: Path | None = None) -> Path:
-    """A socket's path for this MEDIA_ROOT: inside it when short enough, else a short one derived from it."""
+    """A socket's path for this MEDIA_ROOT: inside it when short enough and plain enough to stand in a URL, else in a
+    private folder named after it."""
     root = root or media_root()
     inside = root / "run" / name
-    if len(str(inside)) <= _MAX_SOCKET_PATH:
+    if len(str(inside)) <= _MAX_SOCKET_PATH and re.fullmatch(r"[\w./-]+", str(inside)):
         return inside
     digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-    return Path("/tmp") / f"ravid-{digest}-{name}"
+    private = Path("/tmp") / f"ravid-{os.getuid()}-{digest}"  # a folder only its owner can enter
+    private.mkdir(mode=0o700, exist_ok=True)
+    if private.stat().st_uid != os.getuid() or private.stat().st_mode & 0o077:
+        raise SystemExit(f"{private} is not a private folder of this user; set a shorter MEDIA_ROOT.")
+    return private / name
 
 
 def socket_path(root: Path | None = None) -> Path:
@@ -121,22 +146,52 @@ def _command(root: Path | None, command: bytes) -> None:
             pass
 
 
+def _try_lock(root: Path | None):
+    """An exclusive lock on this MEDIA_ROOT's broker folder (one server per queue file), or None when a running
+    server (or another start under way) holds it."""
+    folder(root).mkdir(parents=True, exist_ok=True)
+    handle = open(folder(root) / "lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _wait_answer(root: Path | None, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers(root):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def run(root: Path | None = None) -> None:
-    """Replace this process with the server, in the foreground."""
+    """Replace this process with the server, in the foreground; refused when one already serves this folder."""
+    lock = _try_lock(root)
+    if lock is None or answers(root):
+        raise SystemExit(f"An embedded broker already serves {folder(root)}; stop it first "
+                         "(python -m ravid_project.embedded_broker stop, or make broker-stop).")
+    os.set_inheritable(lock.fileno(), True)  # the server holds the lock for as long as it runs
     binary = server_binary()
     os.execv(binary, [binary, str(config_file(root))])
 
 
 def start(root: Path | None = None, timeout: float = 30.0) -> bool:
     """Start the server in the background unless it already answers; True when this call started it."""
-    if answers(root):
-        return False
-    subprocess.run([server_binary(), str(config_file(root, daemonize=True))], check=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if answers(root):
-            return True
-        time.sleep(0.05)
+    lock = _try_lock(root)
+    if lock is None:  # a server runs (make run's), or another start is under way: use that one
+        if _wait_answer(root, timeout):
+            return False
+    else:
+        with lock:
+            if answers(root):
+                return False
+            subprocess.run([server_binary(), str(config_file(root, daemonize=True))], check=True)
+            if _wait_answer(root, timeout):
+                return True
     raise SystemExit(f"The embedded broker did not answer on {socket_path(root)} within {timeout:.0f} s; "
                      f"see {folder(root) / 'redis.log'}.")
 

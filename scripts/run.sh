@@ -16,18 +16,25 @@ python manage.py collectstatic --noinput -v0
 run_dir=$(python -c 'from ravid_project.embedded_broker import media_root; print(media_root() / "run")')
 control=$(python -c 'from ravid_project.embedded_broker import runtime_path; print(runtime_path("supervisor.sock"))')
 mkdir -p "$run_dir"
-# Flower shows every job: it asks for a password, one generated for this folder unless FLOWER_BASIC_AUTH is set.
-if [ -z "${FLOWER_BASIC_AUTH:-}" ]; then
-  if [ ! -s "$run_dir/flower-auth" ]; then
-    (umask 077; python -c 'import secrets; print("ravid:" + secrets.token_urlsafe(12))' > "$run_dir/flower-auth")
-  fi
-  FLOWER_BASIC_AUTH=$(cat "$run_dir/flower-auth")
+if [ -s "$run_dir/supervisord.pid" ] && kill -0 "$(cat "$run_dir/supervisord.pid")" 2>/dev/null; then
+  echo "ravid is already running from this folder (supervisord, pid $(cat "$run_dir/supervisord.pid")); stop it" \
+       "first (Ctrl-C where it runs, or: kill $(cat "$run_dir/supervisord.pid"))." >&2
+  exit 1
 fi
+embedded=$(python -c 'from ravid_project.embedded_broker import wanted; print(int(wanted()))')
+if [ "$embedded" = 1 ]; then
+  # A broker that `make worker` or `make web` started on its own: make run takes it over (its queue is kept).
+  python -m ravid_project.embedded_broker stop
+fi
+# Flower shows every job: it asks for a password, one generated for this folder unless FLOWER_BASIC_AUTH is set.
+FLOWER_BASIC_AUTH=$(bash scripts/flower.sh --auth)
 export FLOWER_BASIC_AUTH
 conf="$run_dir/supervisord.conf"
+# Paths as supervisord reads them: quoted (a folder may have spaces), % doubled (its interpolation sign).
 python=$(command -v python)
+python="\"${python//%/%%}\""
+here=${PWD//%/%%}
 secret=$(python -c 'import secrets; print(secrets.token_hex(16))')  # supervisorctl reads it from the file (0600)
-here=$PWD
 # Every program: restarted when it exits, its output on this terminal; whatever outlives its stop time is killed
 # with its whole process group.
 common="autorestart=true
@@ -44,10 +51,10 @@ stdout_logfile_maxbytes=0"
 ; Written by scripts/run.sh at every start; edit that script, not this file.
 [supervisord]
 nodaemon=true
-logfile=$run_dir/supervisord.log
+logfile=${run_dir//%/%%}/supervisord.log
 logfile_maxbytes=5MB
 logfile_backups=1
-pidfile=$run_dir/supervisord.pid
+pidfile=${run_dir//%/%%}/supervisord.pid
 loglevel=info
 directory=$here
 CONF
@@ -56,13 +63,13 @@ CONF
   cat <<CONF
 
 [unix_http_server]
-file=$control
+file=${control//%/%%}
 chmod=0700
 username=ravid
 password=$secret
 
 [supervisorctl]
-serverurl=unix://$control
+serverurl=unix://${control//%/%%}
 username=ravid
 password=$secret
 
@@ -107,7 +114,7 @@ stopasgroup=true
 command=bash scripts/flower.sh
 stopwaitsecs=5
 CONF
-  if [ -z "${CELERY_BROKER_URL:-}" ]; then
+  if [ "$embedded" = 1 ]; then
     cat <<CONF
 
 [program:broker]
@@ -116,7 +123,7 @@ stopasgroup=true
 command=$python -m ravid_project.embedded_broker run
 ; started first and stopped last, so the others can requeue their jobs while stopping
 priority=100
-stopwaitsecs=10
+stopwaitsecs=5
 CONF
   fi
 } > "$conf"
@@ -129,7 +136,7 @@ cat <<MSG
     Health    http://$HOST:$PORT/health/
     Admin     http://$HOST:$PORT/admin/   (create a user: .venv/bin/python manage.py createsuperuser)
     Flower    http://${FLOWER_ADDRESS:-127.0.0.1}:$FLOWER_PORT/   (user:password $FLOWER_BASIC_AUTH)
-    Broker    ${CELERY_BROKER_URL:-embedded Redis in $(python -c 'from ravid_project.embedded_broker import folder; print(folder())')}
+    Broker    $( [ "$embedded" = 1 ] && python -c 'from ravid_project.embedded_broker import folder; print("embedded Redis in", folder())' || echo "CELERY_BROKER_URL")
   Status: .venv/bin/supervisorctl -c $conf status
   Press Ctrl-C to stop everything.
 

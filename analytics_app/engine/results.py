@@ -115,18 +115,3 @@ def dataset_input(table_file: Path) -> tuple[Table, Path | None]:
     """A dataset's table and, when it was profiled, its saved profile."""
     profile = Path(table_file).with_name(PROFILE_FILE)
     return Table(Path(table_file)), (profile if profile.exists() else None)
-
-
-def files_found_in(folder: Path, kind: str) -> dict[str, str]:
-    """The files of a result stored before results recorded them, found by their names (for a migration)."""
-    folder = Path(folder)
-    found = {}
-    if (folder / SELECTION_FILE).exists():
-        found.update({SOURCE: SOURCE_FILE, SELECTION: SELECTION_FILE})
-    for part, name in ((TABLE, TABLE_FILE), (TABLE, DATASET_FILE), (IMAGE, IMAGE_FILE), (PROFILE, PROFILE_FILE)):
-        if (folder / name).exists() and part not in found and not (part == TABLE and SELECTION in found):
-            found[part] = name
-    if kind == "chart":
-        found = {k: v for k, v in found.items() if k == IMAGE}
-    return found
-

@@ -54,7 +54,7 @@ def coerce(value, column_type: str, column: str):
         if isinstance(value, int):
             return _whole(value, bad)
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            return _whole(int(value), bad)
         if isinstance(value, str):
             try:
                 return _whole(int(value.strip()), bad)
@@ -64,7 +64,7 @@ def coerce(value, column_type: str, column: str):
                 except ValueError:
                     raise bad() from None
                 if as_float.is_integer():
-                    return int(as_float)
+                    return _whole(int(as_float), bad)
                 return as_float  # 2.5 against an integer column still compares numerically
         raise bad()
     if column_type == FLOAT:

@@ -290,6 +290,8 @@ class TaskDownloadApi(APIView):
         task = task_get_for_user(request.user, task_id)
         _require_success(task)
         result = task_result(task)
+        if result is None or not result.exists():
+            raise ApiError(409, "This task's result files are no longer available.")
         fmt = query.validated_data.get("format") or result.default_format
         if fmt not in result.formats:
             allowed = ", ".join(result.formats)

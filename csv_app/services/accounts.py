@@ -61,7 +61,7 @@ def login_refusal(request, identifier: str) -> tuple[str, int] | None:
 
     if (own["failures"] or 0) >= settings.AXES_FAILURE_LIMIT:
         return "Too many failed logins for this account from your address", wait(own["last"])
-    if (every["failures"] or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
+    if settings.LOGIN_ADDRESS_FAILURE_LIMIT and (every["failures"] or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
         return "Too many failed logins from your address", wait(every["last"])
     return None
 

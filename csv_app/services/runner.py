@@ -89,9 +89,12 @@ def _claim(task_id, worker: str) -> Task | None:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.TASK_HEARTBEAT_STALE_SECONDS)
     claimable = Q(status=S.PENDING) | Q(status=S.STARTED, heartbeat_at__lt=stale) | Q(status=S.STARTED, heartbeat_at__isnull=True)
-    current = Task.objects.filter(id=task_id, status=S.STARTED).values_list("worker", flat=True).first()
-    if current and current != worker and worker_is_dead(current):
-        claimable |= Q(status=S.STARTED, worker=current)  # redelivered after its pool process was killed
+    current = Task.objects.filter(id=task_id, status=S.STARTED).values_list("worker", "attempts").first()
+    if current and current[0] != worker and worker_is_dead(current[0]):
+        if current[1] >= settings.TASK_MAX_ATTEMPTS:  # it keeps killing its worker: give up rather than loop
+            task_give_up(Task.objects.get(id=task_id))
+            return None
+        claimable |= Q(status=S.STARTED, worker=current[0])  # redelivered after its pool process was killed
     updated = Task.objects.filter(claimable, id=task_id).update(
         status=S.STARTED, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
         worker=worker[:255], stage="starting", progress_current=0, error="",
@@ -99,6 +102,13 @@ def _claim(task_id, worker: str) -> Task | None:
     if not updated:
         return None
     return Task.objects.select_related("dataset").get(id=task_id)
+
+
+def task_give_up(task: Task) -> bool:
+    """Fail a task whose workers keep dying under it (TASK_MAX_ATTEMPTS), leaving none of its attempts' folders."""
+    remove_tree(result_dir(task.id))
+    reason = f"The worker running this task stopped responding {task.attempts} times; giving up."
+    return task_end(task, S.FAILURE, reason, attempt=task.attempts)
 
 
 def _attempt_dir(task: Task) -> Path:
@@ -212,31 +222,39 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path) -> str:
     """Put the result's files in their final place, then record SUCCESS if this attempt still owns the task.
     An ingest's result becomes its dataset's table; any other job's folder becomes the task's result folder."""
     if job.reads_upload:
+        return _succeed_dataset(task, result, work_dir)
+    final = result_dir(task.id) / f"attempt-{task.attempts}"
+    remove_tree(final)
+    os.replace(work_dir, final)
+    result = result.at(final)
+    _remove_older_attempts(task)
+    if not task_end(task, S.SUCCESS, attempt=task.attempts, **_result_fields(result)):
+        remove_tree(result.folder)
+        return Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
+    return S.SUCCESS
+
+
+def _result_fields(result: Result) -> dict:
+    return {"stage": "done", "progress_current": 100, "result_kind": result.kind, "result_files": result.record(),
+            "result_dir": relative(result.folder), "result_row_count": result.row_count,
+            "result_columns": result.columns, "result_value": result.value}
+
+
+def _succeed_dataset(task: Task, result: Result, work_dir: Path) -> str:
+    """An ingest's table becomes its dataset's, in one transaction that holds the task row: an attempt that lost
+    the task (cancelled, requeued) never touches the dataset's folder."""
+    with transaction.atomic():
+        if not Task.objects.select_for_update().filter(id=task.id, status=S.STARTED, attempts=task.attempts).exists():
+            return Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
         result = result.moved_into(dataset_dir(task.dataset_id))
         remove_tree(work_dir)
         _clear_attempts(task)
-    else:
-        final = result_dir(task.id) / f"attempt-{task.attempts}"
-        remove_tree(final)
-        os.replace(work_dir, final)
-        result = result.at(final)
-        _remove_older_attempts(task)
-    fields = {"stage": "done", "progress_current": 100, "result_kind": result.kind, "result_files": result.record(),
-              "result_dir": relative(result.folder), "result_row_count": result.row_count,
-              "result_columns": result.columns, "result_value": result.value}
-    with transaction.atomic():
-        ended = task_end(task, S.SUCCESS, attempt=task.attempts, **fields)
-        if ended and job.reads_upload:
-            Dataset.objects.filter(id=task.dataset_id).update(
-                status=Dataset.Status.READY, row_count=result.row_count, columns=result.columns,
-                parquet_file=relative(result.table().path), error="",
-            )
-    if not ended:
-        if not job.reads_upload:
-            remove_tree(result.folder)
-        return Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
-    if job.reads_upload:
-        source_cleanup(task.dataset)
+        task_end(task, S.SUCCESS, attempt=task.attempts, **_result_fields(result))
+        Dataset.objects.filter(id=task.dataset_id).update(
+            status=Dataset.Status.READY, row_count=result.row_count, columns=result.columns,
+            parquet_file=relative(result.table().path), error="",
+        )
+    source_cleanup(task.dataset)
     return S.SUCCESS
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ..models import Task
 from .queue import queue_length, task_requeue
-from .runner import task_end, worker_is_dead
+from .runner import task_give_up, worker_is_dead
 
 S = Task.Status
 
@@ -26,9 +26,16 @@ def tasks_requeue_dead_here() -> int:
     """Requeue now, not once the heartbeat is stale, the tasks whose worker process on this host is gone
     (a worker killed with everything it ran, then restarted by the supervisor)."""
     host = f" {socket.gethostname()}:"
-    running = Task.objects.filter(status=S.STARTED, worker__contains=host).values_list("id", "worker")
-    dead = [(task_id, worker) for task_id, worker in running if worker_is_dead(worker)]
-    return sum(_requeue_started([task_id], Q(worker=worker)) for task_id, worker in dead)
+    requeued = 0
+    for task in Task.objects.filter(status=S.STARTED, worker__contains=host):
+        if not worker_is_dead(task.worker):
+            continue
+        if task.attempts >= settings.TASK_MAX_ATTEMPTS:  # it keeps killing its worker: give up rather than loop
+            task_give_up(task)
+        else:
+            requeued += _requeue_started([task.id], Q(worker=task.worker))
+    return requeued
+
 
 
 def _requeue_started(task_ids: list, still: Q) -> int:
@@ -48,8 +55,7 @@ def tasks_sweep_stale() -> dict:
     counts = {"requeued": tasks_requeue_dead_here(), "failed": 0}
     for task in Task.objects.filter(status=S.STARTED, heartbeat_at__lt=stale_before):
         if task.attempts >= settings.TASK_MAX_ATTEMPTS:
-            reason = f"The worker running this task stopped responding {task.attempts} times; giving up."
-            counts["failed"] += task_end(task, S.FAILURE, reason, attempt=task.attempts)
+            counts["failed"] += task_give_up(task)
             continue
         if Task.objects.filter(id=task.id, status=S.STARTED, heartbeat_at__lt=stale_before).update(
             status=S.PENDING, stage="requeued", enqueued_at=now

@@ -77,9 +77,10 @@ def task_cancel(task: Task) -> Task:
 
 
 def task_retry(task: Task) -> bool:
-    """Queue a failed or cancelled task again from scratch; False when it is not one of those or the broker is down."""
+    """Queue a failed or cancelled task again from scratch; False when it is not one of those or the broker is down.
+    Attempt numbers keep counting up, so an attempt still stopping can never pass for the new one."""
     if not Task.objects.filter(id=task.id, status__in=[S.FAILURE, S.REVOKED]).update(
-        status=S.PENDING, error="", attempts=0, stage="queued", finished_at=None
+        status=S.PENDING, error="", stage="queued", finished_at=None
     ):
         return False
     return task_requeue(task.id)
@@ -95,6 +96,9 @@ def task_delete(task: Task) -> None:
 
 
 def task_share(*, task: Task, user_identifier: str) -> TaskShare:
+    job = get_job(task.operation)
+    if job is not None and job.reads_upload:
+        raise Conflict("An ingest task's result is its dataset; share the dataset instead.")
     return share_grant(TaskShare, "task", task, user_identifier)
 
 

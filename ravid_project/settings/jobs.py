@@ -4,7 +4,7 @@ from .environment import MEDIA_ROOT, env
 
 # Unset: the embedded broker, a private Redis on a Unix socket that `make run` and the tests start
 # (ravid_project/embedded_broker.py). Set: any Redis (redis://, rediss://, redis+socket://).
-EMBEDDED_BROKER = not env.str("CELERY_BROKER_URL", default="")
+EMBEDDED_BROKER = embedded_broker.wanted()
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or embedded_broker.url(MEDIA_ROOT)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)

@@ -95,3 +95,30 @@ def test_the_jobs_of_a_stopping_worker_and_of_dead_ones_here_go_back_on_the_queu
     status = {name: Task.objects.get(id=task_id).status for name, task_id in ids.items()}
     assert status == {"stopping": "PENDING", "dead": "PENDING", "alive": "STARTED", "elsewhere": "STARTED"}
     assert run_pending(ids["dead"]) == "SUCCESS" and Task.objects.get(id=ids["dead"]).attempts == 2
+
+
+def test_a_job_that_keeps_killing_its_worker_fails_instead_of_looping(client_a, ready_dataset, settings):
+    host = socket.gethostname()
+    dead_pid = max(int(p) for p in os.listdir("/proc") if p.isdigit()) + 100_000
+    task_id = submit(client_a, ready_dataset(CSV), operation="unique", column="city")
+    Task.objects.filter(id=task_id).update(status=Task.Status.STARTED, attempts=settings.TASK_MAX_ATTEMPTS,
+                                           worker=f"w@{host} {host}:{dead_pid}")
+    assert sweep.tasks_requeue_dead_here() == 0
+    task = Task.objects.get(id=task_id)
+    assert task.status == "FAILURE" and "stopped responding 3 times; giving up" in task.error
+
+
+def test_an_ingest_task_is_not_shared_its_dataset_is(client_a, other_user):
+    task_id = upload(client_a, CSV).json()["task_id"]
+    r = client_a.post(f"/api/tasks/{task_id}/share", {"user": other_user.email}, format="json")
+    assert r.status_code == 409 and r.json()["error"] == "An ingest task's result is its dataset; share the dataset instead."
+
+
+def test_a_retry_keeps_counting_attempts(client_a, ready_dataset):
+    from csv_app.services.tasks import task_retry
+
+    task_id = submit(client_a, ready_dataset(CSV), operation="unique", column="city")
+    assert run_pending(task_id) == "SUCCESS"
+    Task.objects.filter(id=task_id).update(status=Task.Status.FAILURE)
+    task_retry(Task.objects.get(id=task_id))
+    assert run_pending(task_id) == "SUCCESS" and Task.objects.get(id=task_id).attempts == 2
