@@ -10,9 +10,31 @@ from rest_framework_simplejwt.tokens import RefreshToken
 User = get_user_model()
 
 
+USERNAME_RE = r"[A-Za-z0-9._-]+"
+
+
+def free_username(base: str) -> str:
+    """`base` made a valid username (never an email address) that nobody has: ann, then ann-2, ann-3, ..."""
+    import re
+
+    base = re.sub(r"[^A-Za-z0-9._-]", "", base)[:140] or "user"
+    candidate, n = base, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 def user_register(*, email: str, password: str, username: str | None = None):
+    """A new account. The username defaults to the email's part before the @, made unique; a username is never an
+    email address, so nobody can take the name that shares and logins resolve to someone's email."""
+    import re
+
     email = User.objects.normalize_email(email).strip()
-    username = (username or email).strip()
+    if username is not None and not re.fullmatch(USERNAME_RE, username.strip()):
+        raise serializers.ValidationError({"username": [
+            "A username has only letters, digits, '.', '_' and '-' (it is never an email address)."]})
+    username = username.strip() if username else free_username(email.split("@", 1)[0])
     if User.objects.filter(email__iexact=email).exists():
         raise serializers.ValidationError({"email": ["A user with this email already exists."]})
     if User.objects.filter(username__iexact=username).exists():

@@ -134,9 +134,10 @@ def dataset_delete(dataset: Dataset) -> None:
 
 
 def user_resolve(identifier: str, *, owner_id: int, what: str):
-    """The user with this email or username, who is not the owner; 404/400 in the envelope otherwise."""
+    """The user with this email (an identifier with an @ matches emails only) or username, who is not the owner."""
     ident = (identifier or "").strip()
-    user = get_user_model().objects.filter(Q(username__iexact=ident) | Q(email__iexact=ident)).order_by("id").first()
+    match = Q(email__iexact=ident) if "@" in ident else Q(username__iexact=ident)
+    user = get_user_model().objects.filter(match).order_by("id").first()
     if user is None:
         raise NotFound(f"No user '{ident}' was found.", {"user": ["unknown user"]})
     if user.pk == owner_id:

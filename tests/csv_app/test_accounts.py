@@ -132,3 +132,22 @@ def test_logout_takes_only_the_callers_own_refresh_token(api, client_a, user, ot
     assert r.status_code == 403
     assert r.json()["error"] == "That refresh token is not yours; you can log out only your own sessions."
     assert api.post("/api/token/refresh/", {"refresh": theirs["refresh"]}, format="json").status_code == 200
+
+
+def test_a_username_is_never_an_email_and_shares_with_an_at_go_by_email(api, client_a, ready_dataset, user):
+    r = api.post("/api/register/", {"email": "mallory@example.com", "password": PASSWORD,
+                                    "username": "alice@example.com"}, format="json")
+    assert r.status_code == 400 and "never an email address" in r.json()["error"]
+    r = api.post("/api/register/", {"email": "alice@example.com", "password": PASSWORD}, format="json")
+    assert r.status_code == 201
+    from django.contrib.auth import get_user_model
+
+    alice = get_user_model().objects.get(id=r.json()["user_id"])
+    assert alice.username == "alice"
+    again = api.post("/api/register/", {"email": "alice@example.org", "password": PASSWORD}, format="json")
+    assert get_user_model().objects.get(id=again.json()["user_id"]).username == "alice-2"
+    squatter = get_user_model().objects.create(username="bob@example.com", email="eve@example.com")
+    real_bob = get_user_model().objects.create(username="bob", email="bob@example.com")
+    file_id = ready_dataset("a\n1\n")
+    shared = client_a.post(f"/api/datasets/{file_id}/share", {"user": "bob@example.com"}, format="json")
+    assert shared.status_code == 201 and shared.json()["user_id"] == real_bob.id != squatter.id
