@@ -30,12 +30,22 @@ def dataset_get_for_user(user, dataset_id) -> Dataset:
         raise NotFound() from None
 
 
+def _own_with_access(user) -> Q:
+    """The user's own tasks on data they may still read: their own datasets, datasets still shared with them, or
+    datasets one of whose results is shared with them (what they derived from that result). A revoked share
+    takes every result the grantee derived from that dataset with it (chained ones too: they read the same
+    dataset); a result they saved as a dataset of their own stays theirs."""
+    still_shared = Dataset.objects.filter(shares__user=user).values("id")
+    result_shared = Task.objects.filter(shares__user=user).values("dataset_id")
+    return Q(owner=user) & (Q(dataset__owner=user) | Q(dataset_id__in=still_shared) | Q(dataset_id__in=result_shared))
+
+
 def tasks_of_user(user) -> QuerySet:
-    return Task.objects.filter(owner=user).select_related("dataset", "owner")
+    return Task.objects.filter(_own_with_access(user)).select_related("dataset", "owner")
 
 
 def tasks_visible_to(user) -> QuerySet:
-    own_or_shared = Q(owner=user) | Q(id__in=Task.objects.filter(shares__user=user).values("id"))
+    own_or_shared = _own_with_access(user) | Q(id__in=Task.objects.filter(shares__user=user).values("id"))
     return Task.objects.filter(own_or_shared).select_related("dataset", "source_task", "owner")
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from analytics_app.registry import InvalidParameters, get_job, get_operation
 
-from ..exceptions import Conflict, TooMany
+from ..exceptions import Conflict, Forbidden, TooMany
 from ..models import Dataset, Task, TaskShare
 from ..selectors import dataset_table, task_result_table
 from ..storage import engine, remove_tree, result_dir
@@ -96,6 +96,9 @@ def task_delete(task: Task) -> None:
 
 
 def task_share(*, task: Task, user_identifier: str) -> TaskShare:
+    """Only whoever owns the data shares what is derived from it: a grantee's results stay theirs alone."""
+    if task.dataset.owner_id != task.owner_id:
+        raise Forbidden("Only the owner of the dataset this result comes from can share it.")
     job = get_job(task.operation)
     if job is not None and job.reads_upload:
         raise Conflict("An ingest task's result is its dataset; share the dataset instead.")

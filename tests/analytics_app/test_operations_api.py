@@ -248,3 +248,21 @@ def test_a_scatter_over_more_points_than_the_cap_is_a_said_sample(ready_dataset,
     assert value["capped"] == "a random sample of 100 of 1000 points" and value["points"] == 100
     line = run_operation(file_id, "chart", kind="line", x="x", y="y")["result"]["value"]
     assert line["capped"] == "every 10th of 1000 points in x order (100 drawn)"
+
+
+def test_revoking_a_share_takes_the_grantees_derived_results_with_it(client_a, client_b, other_user, sales,
+                                                                    run_operation):
+    assert client_a.post(f"/api/datasets/{sales}/share", {"user": other_user.email}, format="json").status_code == 201
+    derived = run_operation(sales, "filter", client=client_b, filters=[{"column": "units", "operator": "gt", "value": 1}])
+    chained = submit(client_b, task_id=derived["task_id"], operation="unique", column="country").json()["task_id"]
+    run_pending(chained)
+    saved = client_b.post(f"/api/tasks/{derived['task_id']}/save-as-dataset", {"name": "mine"}, format="json")
+    assert saved.status_code == 201
+    r = client_b.post(f"/api/tasks/{derived['task_id']}/share", {"user": "x"}, format="json")
+    assert r.status_code == 403 and r.json()["error"] == "Only the owner of the dataset this result comes from can share it."
+    assert client_a.delete(f"/api/datasets/{sales}/share/{other_user.id}/").status_code == 204
+    for task_id in (derived["task_id"], chained):
+        assert client_b.get(f"/api/tasks/{task_id}/").status_code == 404
+        assert client_b.get(f"/api/tasks/{task_id}/download/?format=csv").status_code == 404
+    assert client_b.get("/api/tasks/").json()["count"] == 0
+    assert client_b.get(f"/api/datasets/{saved.json()['file_id']}/rows").status_code == 200, "saved before: theirs"
