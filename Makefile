@@ -47,7 +47,7 @@ beat: install ## Start only celery beat (the stale-task sweep)
 	$(embedded_broker)
 	$(BIN)/celery -A ravid_project beat -l info --pidfile=
 
-flower: install ## Start only Flower on FLOWER_PORT (FLOWER_BASIC_AUTH=user:pass protects it)
+flower: install ## Start only Flower on FLOWER_PORT, behind FLOWER_BASIC_AUTH (or a generated password: scripts/flower.sh --auth)
 	$(embedded_broker)
 	@bash scripts/flower.sh
 
