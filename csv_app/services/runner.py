@@ -22,7 +22,7 @@ from analytics_app.registry import InvalidParameters, Operation, RunContext, Upl
 
 from .. import logging_context
 from ..models import Dataset, Task
-from ..selectors import task_result
+from ..selectors import task_result, task_status
 from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
 from .datasets import dataset_mark_failed, source_cleanup
 
@@ -40,7 +40,7 @@ class ProgressReporter:
         self.task_id = task_id
         self.attempt = attempt
         self.every = every
-        self.job = job
+        self.job = job or get_job(Task.objects.filter(id=task_id).values_list("operation", flat=True).first())
         self.last = 0.0
         self.high = 0  # the overall percent never goes back, whatever a stage's own counter does
         self.cancelled = False
@@ -55,8 +55,7 @@ class ProgressReporter:
         if now - self.last < self.every:
             return not self.cancelled
         self.last = now
-        job = self.job or get_job(Task.objects.filter(id=self.task_id).values_list("operation", flat=True).first())
-        self.high = max(self.high, job.overall(stage, percent))
+        self.high = max(self.high, self.job.overall(stage, percent))
         updated = Task.objects.filter(id=self.task_id, status=S.STARTED, attempts=self.attempt).update(
             stage=stage, progress_current=self.high, progress_total=100, heartbeat_at=timezone.now()
         )
@@ -187,7 +186,7 @@ def _execute(task: Task, stop_errors: tuple, limit: int) -> str:
         status = S.FAILURE
     elif status == S.REVOKED:
         task_end(task, S.REVOKED, attempt=task.attempts)
-        status = Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
+        status = task_status(task.id) or S.REVOKED
     logger.info(
         "task finished",
         extra={"ravid_task_id": str(task.id), "operation": task.operation, "status": status,
@@ -230,7 +229,7 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path) -> str:
     _remove_older_attempts(task)
     if not task_end(task, S.SUCCESS, attempt=task.attempts, **_result_fields(result)):
         remove_tree(result.folder)
-        return Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
+        return task_status(task.id) or S.REVOKED
     return S.SUCCESS
 
 
@@ -245,7 +244,7 @@ def _succeed_dataset(task: Task, result: Result, work_dir: Path) -> str:
     the task (cancelled, requeued) never touches the dataset's folder."""
     with transaction.atomic():
         if not Task.objects.select_for_update().filter(id=task.id, status=S.STARTED, attempts=task.attempts).exists():
-            return Task.objects.filter(id=task.id).values_list("status", flat=True).first() or S.REVOKED
+            return task_status(task.id) or S.REVOKED
         result = result.moved_into(dataset_dir(task.dataset_id))
         remove_tree(work_dir)
         _clear_attempts(task)
