@@ -58,6 +58,17 @@ def required_services():
         embedded_broker.stop(Path(settings.MEDIA_ROOT))
 
 
+@pytest.fixture(scope="session")
+def big_csv(tmp_path_factory) -> Path:
+    """The benchmark's deterministic CSV at 3 M rows (about 200 MB), written once per test run."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from bench_data import write_csv
+
+    return write_csv(tmp_path_factory.mktemp("big") / "big.csv", 3_000_000)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

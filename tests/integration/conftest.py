@@ -128,6 +128,29 @@ class Api:
         raise AssertionError(f"task {task_id} still {seen[-1] if seen else '?'} after {timeout}s: {seen}")
 
 
+# Seconds of work on one core that cannot finish before a test acts (Kendall's tau is computed pair by pair in
+# memory) on the big_csv file; dedup and filter are too quick for that.
+SLOW_WORK = {"operation": "correlation", "method": "kendall", "columns": ["amount", "quantity", "key"]}
+
+
+def submit(api, file_id: str, **body) -> str:
+    r = api.post("/api/perform-operation/", json={"file_id": file_id, **body})
+    assert r.status_code == 202, r.text
+    return r.json()["task_id"]
+
+
+def wait_started(api, task_id: str, timeout: float = 60) -> dict:
+    """Poll until the task runs past its start (its job reports a stage of its own)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(f"/api/tasks/{task_id}/").json()
+        if body["status"] == "STARTED" and body["progress"]["stage"] != "starting":
+            return body
+        assert body["status"] in ("PENDING", "STARTED"), body
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} never started")
+
+
 def expected_kendall(path: Path) -> float:
     """Kendall's tau of the benchmark file's amount and quantity, as scipy computes it."""
     import pandas as pd

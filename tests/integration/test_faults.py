@@ -12,23 +12,9 @@ import pytest
 from django.conf import settings
 
 from csv_app.models import Task
-from tests.integration.conftest import ROOT, expected_kendall, worker_env
+from tests.integration.conftest import ROOT, SLOW_WORK, expected_kendall, submit, wait_started, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-SLOW_ROWS = 3_000_000
-# Seconds of work on one core that cannot finish before the test acts (Kendall's tau is computed pair by
-# pair in memory); dedup and filter are now too quick for that.
-SLOW_WORK = {"operation": "correlation", "method": "kendall", "columns": ["amount", "quantity", "key"]}
-
-
-@pytest.fixture(scope="session")
-def big_csv(tmp_path_factory) -> Path:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from bench_data import write_csv
-
-    return write_csv(tmp_path_factory.mktemp("big") / "big.csv", SLOW_ROWS)
-
-
 def upload_ready(api, path: Path) -> str:
     with open(path, "rb") as handle:
         r = api.post(f"/api/upload-csv/?name={path.name}", data=handle, headers={"Content-Type": "text/csv"})
@@ -36,23 +22,6 @@ def upload_ready(api, path: Path) -> str:
     body, _ = api.wait(r.json()["task_id"], timeout=300)
     assert body["status"] == "SUCCESS", body
     return r.json()["file_id"]
-
-
-def submit(api, file_id: str, **body) -> str:
-    r = api.post("/api/perform-operation/", json={"file_id": file_id, **body})
-    assert r.status_code == 202, r.text
-    return r.json()["task_id"]
-
-
-def wait_started(api, task_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = api.get(f"/api/tasks/{task_id}/").json()
-        if body["status"] == "STARTED" and body["progress"]["stage"] not in ("starting",):
-            return body
-        assert body["status"] in ("PENDING", "STARTED"), body
-        time.sleep(0.05)
-    raise AssertionError(f"task {task_id} never started")
 
 
 def result_folders(task_id: str) -> list[str]:

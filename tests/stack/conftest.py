@@ -111,11 +111,3 @@ def stack(tmp_path):
     yield start
     for s in made:
         s.kill()
-
-
-@pytest.fixture(scope="session")
-def big_csv(tmp_path_factory) -> Path:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from bench_data import write_csv
-
-    return write_csv(tmp_path_factory.mktemp("big") / "big.csv", 3_000_000)

@@ -16,12 +16,11 @@ import redis
 import requests
 
 from ravid_project import embedded_broker
-from tests.integration.conftest import Api, expected_kendall
+from tests.integration.conftest import SLOW_WORK, Api, expected_kendall, submit, wait_started
 
 pytestmark = [pytest.mark.stack]
 
 CITIES = ["Paris", "Rome", "Berlin", "Oslo", "Lima", "Quito", "Hanoi"]
-SLOW_WORK = {"operation": "correlation", "method": "kendall", "columns": ["amount", "quantity", "key"]}
 # After the soak, the broker holds no more than this on disk: its append-only file is rewritten once it passes
 # 16 MB (auto-aof-rewrite-min-size), so what stays is what is queued, and events are never stored.
 BROKER_DISK_BOUND = 16 * 1024 * 1024
@@ -46,23 +45,6 @@ def upload(api: Api, name: str, content, wait: bool = True, timeout: float = 300
         body, _ = api.wait(r.json()["task_id"], timeout=timeout)
         assert body["status"] == "SUCCESS", body
     return r.json()["file_id"], r.json()["task_id"]
-
-
-def submit(api: Api, file_id: str, **params) -> str:
-    r = api.post("/api/perform-operation/", json={"file_id": file_id, **params})
-    assert r.status_code == 202, r.text
-    return r.json()["task_id"]
-
-
-def wait_started(api: Api, task_id: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = api.get(f"/api/tasks/{task_id}/").json()
-        if body["status"] == "STARTED" and body["progress"]["stage"] != "starting":
-            return
-        assert body["status"] in ("PENDING", "STARTED"), body
-        time.sleep(0.05)
-    raise AssertionError(f"task {task_id} never started")
 
 
 def job(i: int) -> tuple[dict, callable]:
@@ -191,7 +173,7 @@ def test_a_killed_worker_is_restarted_and_its_job_finishes_once(stack, big_csv):
     small, _ = upload(api, "small.csv", small_csv(1).encode())
     frame = pd.read_csv(io.StringIO(small_csv(1)))
     long_job = submit(api, big, **SLOW_WORK)
-    wait_started(api, long_job)
+    wait_started(api, long_job, timeout=120)
     queued = [submit(api, small, operation="filter", filters=[{"column": "score", "operator": ">", "value": v}])
               for v in range(10)]
 
@@ -262,7 +244,7 @@ def test_sigterm_stops_everything_in_15_s_and_the_running_job_finishes_after_a_r
 
     big, _ = upload(api, "big.csv", open(big_csv, "rb"))
     long_job = submit(api, big, **SLOW_WORK)
-    wait_started(api, long_job)
+    wait_started(api, long_job, timeout=120)
     seconds = s.terminate()
     print(f"\nthe stack stopped {seconds:.1f} s after SIGTERM")
     assert seconds <= 15
