@@ -7,6 +7,7 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .files import atomic_path
 from .sql import ROW_ID, quote_ident
@@ -16,46 +17,64 @@ from .trend import aggregate_sql
 KINDS = ("line", "bar", "scatter", "histogram")
 MAX_POINTS = 50_000
 MAX_BARS = 60
+MAX_LABELS = 100  # distinct text labels on a line or scatter's x axis (each is a category tick)
 DEFAULT_BINS = 30
 
 
 def _points(con, source: Table, x: str, y: str | None, agg: str | None, kind: str) -> tuple[list, list, dict]:
     """The (x, y) pairs to draw, aggregated by x when `agg` is given, and what was left out to keep the chart
     readable: a bar chart draws the MAX_BARS largest bars (the rest summed as "other" for a sum or count), a
-    scatter a random sample of MAX_POINTS points, a line every k-th point in x order."""
+    scatter a random sample of MAX_POINTS points, a line every k-th point in x order. A line or scatter over a
+    text x keeps the points of its MAX_LABELS most frequent labels: every label is a tick of its own."""
     cx = quote_ident(x)
     limit = MAX_BARS if kind == "bar" else MAX_POINTS
+    where, params, labels_note = f"{cx} IS NOT NULL", list(source.params), {}
+    if kind != "bar" and _is_text(con, source, cx):
+        labels = con.execute(f"SELECT count(DISTINCT {cx}) FROM {source.sql}", source.params).fetchall()[0][0]
+        if labels > MAX_LABELS:
+            where += (f" AND {cx} IN (SELECT {cx} FROM {source.sql} WHERE {cx} IS NOT NULL GROUP BY {cx} "
+                      f"ORDER BY count(*) DESC, {cx} LIMIT ?)")
+            params += [*source.params, MAX_LABELS]
+            labels_note["capped"] = f"the points of the {MAX_LABELS} most frequent of {labels} x labels"
     if agg:
-        grouped = (f"SELECT {cx} AS x, {aggregate_sql(agg, y)} AS y FROM {source.sql} WHERE {cx} IS NOT NULL "
-                   f"GROUP BY {cx}")
+        grouped = f"SELECT {cx} AS x, {aggregate_sql(agg, y)} AS y FROM {source.sql} WHERE {where} GROUP BY {cx}"
     else:
         cy = quote_ident(y)
         grouped = (f"SELECT {cx} AS x, {cy} AS y, {quote_ident(ROW_ID)} AS r FROM {source.sql} "
-                   f"WHERE {cx} IS NOT NULL AND {cy} IS NOT NULL")
-    total = con.execute(f"SELECT count(*) FROM ({grouped})", source.params).fetchall()[0][0]
-    note = {"points_total": total}
+                   f"WHERE {where} AND {cy} IS NOT NULL")
+    total = con.execute(f"SELECT count(*) FROM ({grouped})", params).fetchall()[0][0]
+    note = {"points_total": total, **labels_note}
     if total <= limit:
         order = "x" if agg or kind == "line" else "r"
-        rows = con.execute(f"SELECT x, y FROM ({grouped}) ORDER BY {order}", source.params).fetchall()
+        rows = con.execute(f"SELECT x, y FROM ({grouped}) ORDER BY {order}", params).fetchall()
     elif kind == "bar":
         rows = con.execute(f"SELECT x, y FROM ({grouped}) ORDER BY y DESC NULLS LAST, x LIMIT ?",
-                           [*source.params, limit - 1 if agg in ("sum", "count") else limit]).fetchall()
+                           [*params, limit - 1 if agg in ("sum", "count") else limit]).fetchall()
         note["capped"] = f"the {len(rows)} largest bars of {total}"
         if agg in ("sum", "count"):
             rest = con.execute(f"SELECT sum(y) FROM (SELECT y FROM ({grouped}) ORDER BY y DESC NULLS LAST, x "
-                               f"OFFSET ?)", [*source.params, limit - 1]).fetchall()[0][0]
+                               f"OFFSET ?)", [*params, limit - 1]).fetchall()[0][0]
             rows.append(("other", rest))
             note["capped"] += f"; the other {total - limit + 1} summed as 'other'"
     elif kind == "scatter":
         rows = con.execute(f"SELECT x, y FROM ({grouped}) USING SAMPLE reservoir({limit} ROWS) REPEATABLE (7)",
-                           source.params).fetchall()
-        note["capped"] = f"a random sample of {len(rows)} of {total} points"
+                           params).fetchall()
+        _add_cap(note, f"a random sample of {len(rows)} of {total} points")
     else:
         step = -(-total // limit)
         rows = con.execute(f"SELECT x, y FROM (SELECT x, y, row_number() OVER (ORDER BY x) - 1 AS i "
-                           f"FROM ({grouped})) WHERE i % ? = 0 ORDER BY x", [*source.params, step]).fetchall()
-        note["capped"] = f"every {step}th of {total} points in x order ({len(rows)} drawn)"
+                           f"FROM ({grouped})) WHERE i % ? = 0 ORDER BY x", [*params, step]).fetchall()
+        _add_cap(note, f"every {step}th of {total} points in x order ({len(rows)} drawn)")
     return [r[0] for r in rows], [r[1] for r in rows], note
+
+
+def _is_text(con, source: Table, cx: str) -> bool:
+    kind = con.execute(f"SELECT {cx} FROM {source.sql} LIMIT 0", source.params).description[0][1]
+    return str(kind).upper() in ("VARCHAR", "STRING")
+
+
+def _add_cap(note: dict, said: str) -> None:
+    note["capped"] = f"{note['capped']}; {said}" if "capped" in note else said
 
 
 def _histogram(con, source: Table, x: str, bins: int) -> tuple[list[float], list[int]]:
@@ -120,6 +139,8 @@ def _render(con, source: Table, kind: str, x: str, y: str | None, agg: str | Non
             axes.plot([str(v) for v in xs] if labels_are_text else xs, ys, marker="o" if len(xs) <= 60 else None)
         else:
             axes.scatter([str(v) for v in xs] if labels_are_text else xs, ys, s=8, alpha=0.6)
+        if labels_are_text and kind in ("line", "scatter"):
+            axes.xaxis.set_major_locator(MaxNLocator(nbins=30, integer=True))  # at most ~30 labels written
         if xs and isinstance(xs[0], (dt.date, dt.datetime)) and kind != "bar":
             locator = AutoDateLocator()
             axes.xaxis.set_major_locator(locator)
