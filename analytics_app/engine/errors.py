@@ -12,3 +12,13 @@ class EngineError(Exception):
 
 class Cancelled(Exception):
     """The caller asked the running computation to stop."""
+
+
+class OutOfMemory(EngineError):
+    """The work needed more memory than its DuckDB connection may use."""
+
+    def __init__(self, limit: str):
+        super().__init__(
+            f"The job needed more memory than one job may use ({limit}, the setting DUCKDB_MEMORY_LIMIT). "
+            "Ask for fewer groups, distinct values or columns (a filter first), or ask the operator to raise the bound."
+        )

@@ -5,7 +5,7 @@ from typing import Any
 
 import duckdb
 
-from .errors import Cancelled
+from .errors import Cancelled, OutOfMemory
 
 # Called with (stage, percent); returning False asks the work to stop.
 ProgressFn = Callable[[str, float], bool]
@@ -57,6 +57,9 @@ def run_with_progress(
     if cancelled:
         raise Cancelled()
     if "error" in outcome:
+        if isinstance(outcome["error"], duckdb.OutOfMemoryException):
+            limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            raise OutOfMemory(limit) from outcome["error"]
         raise outcome["error"]
     return outcome.get("value")
 

@@ -26,3 +26,22 @@ def test_dedup_larger_than_the_memory_limit_spills_and_completes(tmp_path):
     assert result.row_count == 1_500_000
     keys = rows_of(result)["k"].tolist()
     assert keys == list(range(1_500_000)), "first of each key, in the original order"
+
+
+def test_work_that_cannot_fit_its_memory_limit_fails_with_a_sentence_naming_the_bound(tmp_path):
+    """Per-group medians and modes over millions of groups cannot spill: the job fails clearly, not internally."""
+    import pytest
+
+    from analytics_app.engine.errors import OutOfMemory
+    from analytics_app.engine.execution import run_with_progress
+
+    con = connect(Limits(memory_limit="32MB", threads=1, temp_dir=str(tmp_path / "spill")))
+    try:
+        with pytest.raises(OutOfMemory) as caught:
+            run_with_progress(con, lambda c: c.execute(
+                "SELECT j % 1000000 AS g, median(j), mode(j) FROM range(3000000) t(j) GROUP BY g").fetchall(),
+                "computing")
+    finally:
+        con.close()
+    assert caught.value.message.startswith("The job needed more memory than one job may use (")
+    assert "DUCKDB_MEMORY_LIMIT" in caught.value.message and "SELECT" not in caught.value.message
