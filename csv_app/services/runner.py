@@ -64,9 +64,10 @@ class ProgressReporter:
         return not self.cancelled
 
 
-def worker_identity(node: str = "") -> str:
-    """'<celery node> <host>:<pid>': enough to tell later whether that process still lives."""
-    return f"{node or 'worker'} {socket.gethostname()}:{os.getpid()}"
+def worker_identity(node: str = "", pid: int | None = None) -> str:
+    """'<celery node> <host>:<pid>' of a pool process (this one by default): enough to tell later whether that
+    process still lives."""
+    return f"{node or 'worker'} {socket.gethostname()}:{pid or os.getpid()}"
 
 
 def worker_is_dead(identity: str) -> bool:

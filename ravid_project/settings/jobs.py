@@ -55,6 +55,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# A job whose pool process holds more than this much memory fails with a clear error and the process is replaced
+# (the worker's main process watches; csv_app/worker_watchdog.py). 0: no bound.
+JOB_MEMORY_LIMIT_MB = env.int("JOB_MEMORY_LIMIT_MB", default=3072)
+# A pool process that keeps more than this after a job is replaced before its next one (Celery's own check).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("WORKER_MAX_MEMORY_PER_CHILD_MB", default=max(JOB_MEMORY_LIMIT_MB // 2, 0)) * 1024 or None
+# A cancelled job still running after this many seconds (stuck in C code that does not report progress) has its
+# pool process killed, so the worker is free for the next job.
+TASK_CANCEL_GRACE_SECONDS = env.float("TASK_CANCEL_GRACE_SECONDS", default=2.0)
+
 # The engine's resources per worker process.
 DUCKDB_MEMORY_LIMIT = env.str("DUCKDB_MEMORY_LIMIT", default="600MB")
 DUCKDB_THREADS = env.int("DUCKDB_THREADS", default=2)
