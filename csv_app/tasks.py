@@ -10,7 +10,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from .services.datasets import datasets_purge_expired
 from .selectors import task_status
-from .services.runner import task_execute, worker_identity
+from .services.queue import task_requeue
+from .services.runner import DEFER, task_execute, worker_identity
 from .services.sweep import tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale
 from .storage import warm_engine
 
@@ -69,6 +70,9 @@ def run_task(self, task_id: str) -> str | None:
             stop_errors=(SoftTimeLimitExceeded,),
             time_limit=settings.TASK_SOFT_TIME_LIMIT,
         )
+        if status == DEFER:
+            task_requeue(task_id, countdown=1)
+            return status
         if (status or task_status(task_id)) == "REVOKED":  # cancelled: Flower shows it so, not as a success
             self.send_event("task-revoked", terminated=False, signum=None, expired=False)
             raise Ignore()

@@ -36,7 +36,8 @@ class ProgressOutputSerializer(serializers.Serializer):
     total = serializers.IntegerField(source="progress_total")
     percent = serializers.SerializerMethodField()
     stage = serializers.CharField(help_text="queued, starting, the job's own stages (reading, computing, ...), "
-                                            "done, failed, cancelled, requeued")
+                                            "done, failed, cancelled, requeued, 'waiting for your other jobs' "
+                                            "(queued behind the owner's running jobs while other users' jobs run)")
 
     def get_percent(self, task) -> float:
         return round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0

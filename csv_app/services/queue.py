@@ -16,10 +16,18 @@ RUN_TASK = "csv_app.tasks.run_task"
 QUEUE_DOWN = "The job queue is unavailable right now; nothing was queued. Try again shortly."
 
 
-def publish(task_id: str) -> None:
+def publish(task_id: str, countdown: float | None = None) -> None:
     """Send the message that makes a worker run the task row `task_id`; Celery's task id is the same id, so
-    Flower and the API name a job alike."""
-    celery_app.send_task(RUN_TASK, args=[task_id], task_id=task_id)
+    Flower and the API name a job alike. A user's first job waiting goes to the front, their tenth or later to the
+    back (priorities 0-9, 0 first): one user's burst queues behind itself, not in front of everyone else's."""
+    celery_app.send_task(RUN_TASK, args=[task_id], task_id=task_id, priority=_priority(task_id), countdown=countdown)
+
+
+def _priority(task_id: str) -> int:
+    owner = Task.objects.filter(id=task_id).values_list("owner_id", flat=True).first()
+    ahead = Task.objects.filter(owner_id=owner, status__in=[Task.Status.PENDING, Task.Status.STARTED]).exclude(
+        id=task_id).count() if owner is not None else 0
+    return min(ahead, 9)
 
 
 def task_enqueue_on_commit(task: Task) -> None:
@@ -29,10 +37,12 @@ def task_enqueue_on_commit(task: Task) -> None:
     transaction.on_commit(lambda: publish(task_id))
 
 
-def task_requeue(task_id) -> bool:
-    """Publish an existing PENDING task again; False when the broker cannot be reached."""
+def task_requeue(task_id, countdown: float | None = None) -> bool:
+    """Publish an existing PENDING task again (after `countdown` seconds: a job that gave way to other users'
+    jobs, USER_MAX_RUNNING); False when the broker cannot be reached. Its enqueue time is renewed, so the sweep does
+    not take a job that keeps giving way for one whose message was lost."""
     try:
-        publish(str(task_id))
+        publish(str(task_id), countdown=countdown)
     except Exception:
         logger.warning("could not requeue task", extra={"ravid_task_id": str(task_id)}, exc_info=True)
         return False
@@ -41,7 +51,7 @@ def task_requeue(task_id) -> bool:
 
 
 def queue_length(name: str = "celery") -> int | None:
-    """Messages waiting in the broker's queue, or None when the broker cannot say."""
+    """Messages waiting in the broker's queue (every priority), or None when the broker cannot say."""
     from kombu.exceptions import ChannelError
 
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from analytics_app.engine.errors import Cancelled, EngineError
@@ -135,11 +135,32 @@ def _clear_attempts(task: Task) -> None:
         pass
 
 
+DEFER = "DEFER"
+
+
+def must_give_way(task_id) -> bool:
+    """True when the task's owner already runs USER_MAX_RUNNING jobs while another user, running fewer, has a job
+    waiting: this one waits (stage 'waiting for your other jobs') so one user's burst never holds every worker."""
+    cap = settings.USER_MAX_RUNNING
+    owner = Task.objects.filter(id=task_id, status=S.PENDING).values_list("owner_id", flat=True).first()
+    if not cap or owner is None or Task.objects.filter(owner_id=owner, status=S.STARTED).count() < cap:
+        return False
+    busy = (Task.objects.filter(status=S.STARTED).values("owner_id").annotate(n=Count("id"))
+            .filter(n__gte=cap).values("owner_id"))
+    if not Task.objects.filter(status=S.PENDING).exclude(owner_id=owner).exclude(owner_id__in=busy).exists():
+        return False
+    Task.objects.filter(id=task_id, status=S.PENDING).update(stage="waiting for your other jobs")
+    return True
+
+
 def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_limit: int | None = None) -> str | None:
-    """Run one task to its end on this worker. Returns the final status, or None if it was not ours to run.
+    """Run one task to its end on this worker. Returns the final status, DEFER when it gives way to other users'
+    jobs (publish it again), or None if it was not ours to run.
 
     `stop_errors` are the exceptions a time limit raises here; they end the task as timed out.
     """
+    if must_give_way(task_id):
+        return DEFER
     task = _claim(task_id, worker or worker_identity())
     if task is None:
         return None

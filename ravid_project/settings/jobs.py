@@ -12,6 +12,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "socket_connect_timeout": 3,
     "socket_timeout": 5,
+    # Priorities 0 (first) to 9: a user's jobs are published behind their own backlog (csv_app/services/queue.py).
+    "queue_order_strategy": "priority",
+    "priority_steps": list(range(10)),
 }
 
 CELERY_TASK_ACKS_LATE = True
@@ -42,6 +45,9 @@ TASK_LOST_CHECK_SECONDS = env.int("TASK_LOST_CHECK_SECONDS", default=30)
 TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=3)
 # One user's jobs that may wait or run at once; the next submit is a 429 until some finish.
 USER_MAX_QUEUED = env.int("USER_MAX_QUEUED", default=200)
+# A user running this many jobs has their next one give way (wait a second, then try again) while another user,
+# running fewer, has a job waiting; alone, a user may use every worker. 0: no such rule.
+USER_MAX_RUNNING = env.int("USER_MAX_RUNNING", default=1)
 TASK_SWEEP_INTERVAL_SECONDS = env.int("TASK_SWEEP_INTERVAL_SECONDS", default=30)
 
 CELERY_BEAT_SCHEDULE = {

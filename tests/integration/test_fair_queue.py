@@ -1,0 +1,44 @@
+"""One user's burst does not hold back another user's single job: on a real worker, B's job starts as soon as a
+worker process is free, not after A's backlog."""
+import itertools
+
+import pytest
+
+from csv_app.models import Task
+from tests.integration.conftest import Api, submit
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def ready(api, path) -> str:
+    with open(path, "rb") as handle:
+        r = api.post(f"/api/upload-csv/?name={path.name}", data=handle, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    body, _ = api.wait(r.json()["task_id"], timeout=300)
+    assert body["status"] == "SUCCESS", body
+    return r.json()["file_id"]
+
+
+def test_another_users_job_starts_ahead_of_a_burst(start_worker, live_server, big_csv, tmp_path):
+    a = Api(live_server.url, "burst-a@example.com")
+    b = Api(live_server.url, "single-b@example.com")
+    small = tmp_path / "small.csv"
+    small.write_text("category\nx\ny\nx\n")
+    start_worker(concurrency=2, DUCKDB_THREADS=1)
+    big = ready(a, big_csv)
+    single = ready(b, small)
+
+    numeric = ["amount", "quantity", "key", "id"]
+    burst = [submit(a, big, operation="correlation", method="kendall", columns=list(pair))
+             for pair in itertools.combinations(numeric, 2)] + \
+            [submit(a, big, operation="correlation", method="kendall", columns=list(triple))
+             for triple in itertools.combinations(numeric, 3)]
+    mine = submit(b, single, operation="unique", column="category")
+    body, _ = b.wait(mine, timeout=120)
+    assert body["status"] == "SUCCESS" and {r["value"]: r["count"] for r in body["result"]["data"]} == {"x": 2, "y": 1}
+    started_b = Task.objects.get(id=mine).started_at
+    ahead = Task.objects.filter(id__in=burst, started_at__lt=started_b).count()
+    print(f"\nB's job started after {ahead} of A's {len(burst)} jobs")
+    assert ahead <= 3, f"{ahead} of the burst's {len(burst)} jobs started before the other user's single job"
+    for task_id in burst:
+        a.post(f"/api/tasks/{task_id}/cancel/")
