@@ -17,6 +17,8 @@ class Dataset(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True, default="")
     size_bytes = models.BigIntegerField(default=0)
+    # What the dataset's files take on disk and count against its owner's quota (the upload, then its table).
+    stored_bytes = models.BigIntegerField(default=0)
     row_count = models.BigIntegerField(null=True, blank=True)
     columns = models.JSONField(default=list, blank=True)
     encoding = models.CharField(max_length=32, blank=True, default="")
@@ -94,6 +96,8 @@ class Task(models.Model):
     result_row_count = models.BigIntegerField(null=True, blank=True)
     result_columns = models.JSONField(default=list, blank=True)
     result_value = models.JSONField(null=True, blank=True)
+    # What the result's own files take (not those it shares with its dataset), export copies included.
+    stored_bytes = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -120,3 +124,11 @@ class TaskShare(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task", "user"], name="unique_task_share")]
+
+
+class StorageUse(models.Model):
+    """The bytes a user keeps (datasets, results, export copies): reserved in one conditional UPDATE before a file
+    is kept, so concurrent uploads and jobs can never take a user past USER_QUOTA_BYTES."""
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="storage_use")
+    used_bytes = models.BigIntegerField(default=0)

@@ -73,16 +73,23 @@ class Result:
     def exists(self) -> bool:
         return self.folder is not None and all(self.path(part).exists() for part in self.files)
 
-    def download(self, con: duckdb.DuckDBPyConnection, fmt: str) -> tuple[Path, str]:
-        """The file to send for `fmt` (one of `formats`) and its content type; table exports are written once
-        into the result's folder and kept until the table changes."""
+    def download(self, fmt: str) -> tuple[Path, str] | None:
+        """The file to send for `fmt` (one of `formats`) and its content type, when it is there: the picture, or a
+        table's export copy kept in the result's folder until the table changes. None: export it first."""
         if fmt == "png":
             return self.path(IMAGE), CONTENT_TYPES[fmt]
-        table = self.table()
-        target = self.folder / f"export.{fmt}"
-        if not target.exists() or target.stat().st_mtime < table.path.stat().st_mtime:
-            export_table(con, table, fmt, target)
+        target = self.export_path(fmt)
+        if not target.exists() or target.stat().st_mtime < self.table().path.stat().st_mtime:
+            return None
         return target, CONTENT_TYPES[fmt]
+
+    def export_path(self, fmt: str) -> Path:
+        return self.folder / f"export.{fmt}"
+
+    def export(self, con: duckdb.DuckDBPyConnection, fmt: str, dest: Path) -> Path:
+        """Write the table in `fmt` to `dest` (the caller decides whether it is kept as the export copy)."""
+        export_table(con, self.table(), fmt, dest)
+        return dest
 
     def at(self, folder: Path) -> "Result":
         return replace(self, folder=Path(folder))

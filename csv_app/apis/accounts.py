@@ -13,6 +13,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from ..errors import ApiError
+from ..services.quota import quota_bytes, storage_used
 from ..services.accounts import login_refusal, tokens_for, user_authenticate, user_logout, user_register
 
 ERROR_SCHEMA = openapi.Schema(
@@ -188,7 +189,14 @@ class MeApi(APIView):
         username = serializers.CharField()
         email = serializers.EmailField()
         date_joined = serializers.DateTimeField()
+        storage_used_bytes = serializers.IntegerField(help_text="Every byte kept for you: datasets, results, "
+                                                                 "export copies, saved datasets.")
+        storage_quota_bytes = serializers.IntegerField(allow_null=True, help_text="USER_QUOTA_BYTES; null: none.")
 
     @swagger_auto_schema(operation_summary="The current user", responses={200: OutputSerializer}, tags=["accounts"])
     def get(self, request):
-        return Response(self.OutputSerializer(request.user).data)
+        user = request.user
+        return Response(self.OutputSerializer({
+            "id": user.id, "username": user.username, "email": user.email, "date_joined": user.date_joined,
+            "storage_used_bytes": storage_used(user.id), "storage_quota_bytes": quota_bytes(),
+        }).data)

@@ -20,7 +20,7 @@ from ..selectors import (
     dataset_get_for_user, task_get_for_user, task_result, task_result_table, tasks_of_user, tasks_visible_to,
 )
 from ..services.datasets import dataset_from_task
-from ..services.tasks import task_cancel, task_delete, task_share, task_submit, task_unshare
+from ..services.tasks import task_cancel, task_delete, task_download, task_share, task_submit, task_unshare
 from ..storage import engine
 from .accounts import error_response
 from .datasets import DatasetOutputSerializer
@@ -297,9 +297,11 @@ class TaskDownloadApi(APIView):
         if fmt not in result.formats:
             allowed = ", ".join(result.formats)
             raise ApiError(400, f"This result downloads as {allowed}; not as {fmt}.", {"format": [f"use {allowed}"]})
-        with engine() as con:
-            path, content_type = result.download(con, fmt)
-        return FileResponse(open(path, "rb"), content_type=content_type, as_attachment=True,
+        path, content_type, kept = task_download(task, result, fmt)
+        handle = open(path, "rb")
+        if not kept:  # no room in the owner's quota for an export copy: sent once, then gone
+            path.unlink()
+        return FileResponse(handle, content_type=content_type, as_attachment=True,
                             filename=f"{task.operation}-{str(task.id)[:8]}.{fmt}")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.files import link_or_copy
@@ -20,6 +20,7 @@ from ..models import Dataset, DatasetShare, Task
 from ..selectors import task_result_table
 from ..storage import dataset_dir, engine, relative, remove_tree, result_dir
 from .queue import create_and_enqueue, task_enqueue_on_commit
+from .quota import release, reserve_or_refuse
 
 logger = logging.getLogger("ravid.datasets")
 
@@ -35,23 +36,6 @@ def _too_large(size: int) -> TooLarge:
 def upload_check_size(size: int | None) -> None:
     if size is not None and size > settings.MAX_UPLOAD_BYTES:
         raise _too_large(size)
-
-
-def storage_used(owner) -> int:
-    return Dataset.objects.filter(owner=owner).aggregate(total=Sum("size_bytes"))["total"] or 0
-
-
-def upload_check_quota(owner, size: int) -> None:
-    quota = settings.USER_QUOTA_BYTES
-    if not quota:
-        return
-    used = storage_used(owner)
-    if used + size > quota:
-        raise TooLarge(
-            f"This upload ({size} bytes) would exceed your storage quota: you use {used} of {quota} bytes. "
-            "Delete datasets you no longer need.",
-            {"quota": [f"used {used} of {quota} bytes"]},
-        )
 
 
 def _store_upload(upload, dest: Path) -> None:
@@ -74,7 +58,6 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
     """Check the upload quickly, store it, and queue its ingest; 400/413/503 in the envelope otherwise."""
     size = upload.size
     upload_check_size(size)
-    upload_check_quota(owner, size)
     upload.seek(0)
     head = upload.read(HEAD_BYTES)
     try:
@@ -82,14 +65,16 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
                         max_name_chars=settings.MAX_COLUMN_NAME_CHARS)
     except EngineError as exc:
         raise Invalid(exc.message, exc.details) from None
+    reserve_or_refuse(owner.id, size, "This upload")  # counted before it is kept: racing uploads cannot overshoot
     dataset_id = uuid.uuid4()
     folder = dataset_dir(dataset_id)
-    folder.mkdir(parents=True, exist_ok=False)
-    source = folder / "source.csv"
     try:
+        folder.mkdir(parents=True, exist_ok=False)
+        source = folder / "source.csv"
         _store_upload(upload, source)
     except BaseException:
         remove_tree(folder)
+        release(owner.id, size)
         raise
 
     def create():
@@ -98,6 +83,7 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
             owner=owner,
             name=clean_name(name, fallback=clean_name(upload.name, "upload.csv")),
             size_bytes=size,
+            stored_bytes=size,
             encoding=dialect.encoding,
             delimiter=dialect.delimiter,
             columns=[{"name": c, "type": None} for c in dialect.columns],
@@ -116,20 +102,25 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
     except BaseException:
         if not Dataset.objects.filter(id=dataset_id).exists():
             remove_tree(folder)
+            release(owner.id, size)
         raise
 
 
 def dataset_delete(dataset: Dataset) -> None:
-    """Delete a dataset, its tasks and every file of theirs."""
-    dataset_id = dataset.id  # delete() clears the instance's primary key
-    task_ids = list(dataset.tasks.values_list("id", flat=True))
+    """Delete a dataset, its tasks and every file of theirs; their owners get the bytes back."""
+    dataset_id, owner_id = dataset.id, dataset.owner_id  # delete() clears the instance's primary key
     with transaction.atomic():
-        Task.objects.filter(id__in=task_ids, status__in=[Task.Status.PENDING, Task.Status.STARTED]).update(
+        tasks = list(dataset.tasks.select_for_update().values_list("id", "owner_id", "stored_bytes"))
+        Task.objects.filter(id__in=[t[0] for t in tasks], status__in=[Task.Status.PENDING, Task.Status.STARTED]).update(
             status=Task.Status.REVOKED
         )
+        stored = Dataset.objects.filter(id=dataset_id).values_list("stored_bytes", flat=True).first() or 0
         dataset.delete()
+        release(owner_id, stored)
+        for _, task_owner, task_bytes in tasks:
+            release(task_owner, task_bytes)
     remove_tree(dataset_dir(dataset_id))
-    for task_id in task_ids:
+    for task_id, _, _ in tasks:
         remove_tree(result_dir(task_id))
 
 
@@ -174,17 +165,22 @@ def dataset_from_task(*, task: Task, owner, name: str | None) -> Dataset:
     dataset_id = uuid.uuid4()
     folder = dataset_dir(dataset_id)
     folder.mkdir(parents=True)
+    reserved = 0
     try:
         with engine() as con:
             target = save_table_as_dataset(con, table, folder).table().path
+        size = target.stat().st_size
+        reserve_or_refuse(owner.id, size, "Saving this result as a dataset")
+        reserved = size
         return Dataset.objects.create(
             id=dataset_id, owner=owner, status=Dataset.Status.READY,
             name=clean_name(name, fallback=f"{task.operation} of {task.dataset.name}"),
-            size_bytes=target.stat().st_size, row_count=task.result_row_count, columns=task.result_columns,
+            size_bytes=size, stored_bytes=size, row_count=task.result_row_count, columns=task.result_columns,
             parquet_file=relative(target), origin_task=task,
         )
     except BaseException:
         remove_tree(folder)
+        release(owner.id, reserved)
         raise
 
 
@@ -219,8 +215,9 @@ def datasets_purge_expired(now=None) -> int:
         removed += 1
     old_tasks = Task.objects.filter(created_at__lt=cutoff).exclude(operation=ingest_job().name).exclude(
         status__in=[Task.Status.PENDING, Task.Status.STARTED])
-    for task_id in list(old_tasks.values_list("id", flat=True)):
-        Task.objects.filter(id=task_id).delete()
+    for task_id, owner_id, stored in list(old_tasks.values_list("id", "owner_id", "stored_bytes")):
+        if Task.objects.filter(id=task_id).delete()[0]:
+            release(owner_id, stored)
         remove_tree(result_dir(task_id))
         removed += 1
     return removed

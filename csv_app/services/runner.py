@@ -25,6 +25,7 @@ from ..models import Dataset, Task
 from ..selectors import task_result, task_status
 from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
 from .datasets import dataset_mark_failed, source_cleanup
+from .quota import folder_bytes, over_quota_sentence, release, reserve
 
 logger = logging.getLogger("ravid.tasks")
 S = Task.Status
@@ -244,13 +245,17 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path) -> str:
     An ingest's result becomes its dataset's table; any other job's folder becomes the task's result folder."""
     if job.reads_upload:
         return _succeed_dataset(task, result, work_dir)
+    kept = folder_bytes(work_dir, own_only=True)
+    if not reserve(task.owner_id, kept):  # counted before the result is kept; a job never takes a user past quota
+        raise EngineError(over_quota_sentence("The result", kept, task.owner_id))
     final = result_dir(task.id) / f"attempt-{task.attempts}"
     remove_tree(final)
     os.replace(work_dir, final)
     result = result.at(final)
     _remove_older_attempts(task)
-    if not task_end(task, S.SUCCESS, attempt=task.attempts, **_result_fields(result)):
+    if not task_end(task, S.SUCCESS, attempt=task.attempts, stored_bytes=kept, **_result_fields(result)):
         remove_tree(result.folder)
+        release(task.owner_id, kept)
         return task_status(task.id) or S.REVOKED
     return S.SUCCESS
 
@@ -276,7 +281,23 @@ def _succeed_dataset(task: Task, result: Result, work_dir: Path) -> str:
             parquet_file=relative(result.table().path), error="",
         )
     source_cleanup(task.dataset)
+    _recount_dataset(task.dataset)
     return S.SUCCESS
+
+
+def _recount_dataset(dataset: Dataset) -> None:
+    """The upload was counted as it came; once ingested, its table (and profile) is what is kept. The difference
+    is given back, or counted even past the quota: an accepted upload's ingest never fails on it."""
+    now = folder_bytes(dataset_dir(dataset.id))
+    with transaction.atomic():
+        before = Dataset.objects.select_for_update().filter(id=dataset.id).values_list("stored_bytes", flat=True).first()
+        if before is None:
+            return
+        Dataset.objects.filter(id=dataset.id).update(stored_bytes=now)
+        if now > before:
+            reserve(dataset.owner_id, now - before, force=True)
+        else:
+            release(dataset.owner_id, before - now)
 
 
 def task_end(task: Task, status: str, reason: str = "", *, attempt: int | None = None, **fields) -> bool:

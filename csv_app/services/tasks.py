@@ -2,9 +2,16 @@
 deleting and sharing. Running them is services.runner; finding lost ones, services.sweep."""
 import hashlib
 import json
+import shutil
+import uuid
+from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+
+from analytics_app.engine.results import CONTENT_TYPES
 
 from analytics_app.registry import InvalidParameters, get_job, get_operation
 
@@ -13,6 +20,7 @@ from ..models import Dataset, Task, TaskShare
 from ..selectors import dataset_table, task_result_table
 from ..storage import engine, remove_tree, result_dir
 from .datasets import share_grant, share_revoke
+from .quota import release, reserve
 from .queue import create_and_enqueue, task_enqueue_on_commit, task_requeue
 from .runner import task_end
 
@@ -90,9 +98,38 @@ def task_delete(task: Task) -> None:
     job = get_job(task.operation)
     if job is not None and job.reads_upload:
         raise Conflict("An ingest task belongs to its dataset; delete the dataset instead.")
-    task_id = task.id
-    Task.objects.filter(id=task_id).delete()
+    task_id, owner_id = task.id, task.owner_id
+    stored = Task.objects.filter(id=task_id).values_list("stored_bytes", flat=True).first() or 0
+    if Task.objects.filter(id=task_id).delete()[0]:
+        release(owner_id, stored)
     remove_tree(result_dir(task_id))
+
+
+def task_download(task: Task, result, fmt: str) -> tuple[Path, str, bool]:
+    """The file to send for a result in `fmt`, its content type, and whether it is kept. A table's export is written
+    once and kept as a copy, counted against the task owner's quota; when the quota has no room for it, it is sent
+    once and not kept (`False`: the caller removes it)."""
+    ready = result.download(fmt)
+    if ready is not None:
+        return *ready, True
+    scratch = Path(settings.WORK_TMP_DIR) / f"export-{uuid.uuid4().hex}.{fmt}"
+    with engine() as con:
+        result.export(con, fmt, scratch)
+    size = scratch.stat().st_size
+    with transaction.atomic():
+        Task.objects.select_for_update().filter(id=task.id).exists()  # one export copy at a time per task
+        ready = result.download(fmt)
+        if ready is None and reserve(task.owner_id, size):
+            target = result.export_path(fmt)
+            stale = target.stat().st_size if target.exists() else 0
+            shutil.move(scratch, target)
+            Task.objects.filter(id=task.id).update(stored_bytes=F("stored_bytes") + size - stale)
+            release(task.owner_id, stale)
+            ready = result.download(fmt)
+    if ready is not None:
+        scratch.unlink(missing_ok=True)
+        return *ready, True
+    return scratch, CONTENT_TYPES[fmt], False
 
 
 def task_share(*, task: Task, user_identifier: str) -> TaskShare:

@@ -89,7 +89,8 @@ def test_me(client_a, user):
     r = client_a.get("/api/me/")
     assert r.status_code == 200
     assert r.json()["id"] == user.id and r.json()["email"] == user.email
-    assert set(r.json()) == {"id", "username", "email", "date_joined"}
+    assert set(r.json()) == {"id", "username", "email", "date_joined", "storage_used_bytes", "storage_quota_bytes"}
+    assert r.json()["storage_used_bytes"] == 0 and r.json()["storage_quota_bytes"] is None
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ def test_admin_cancel_and_retry_actions(admin_client, client_a, ready_dataset, m
     r = admin_client.post("/admin/csv_app/task/", {"action": "cancel", "_selected_action": [task_id]})
     assert r.status_code == 302 and Task.objects.get(id=task_id).status == "REVOKED"
     published = []
-    monkeypatch.setattr("csv_app.services.queue.publish", lambda tid: published.append(tid))
+    monkeypatch.setattr("csv_app.services.queue.publish", lambda tid, **_: published.append(tid))
     r = admin_client.post("/admin/csv_app/task/", {"action": "retry", "_selected_action": [task_id]})
     assert r.status_code == 302
     assert Task.objects.get(id=task_id).status == "PENDING" and published == [task_id]

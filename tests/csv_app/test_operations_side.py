@@ -13,16 +13,6 @@ from tests.conftest import upload
 pytestmark = pytest.mark.django_db
 
 
-def test_upload_over_the_quota_is_413_saying_how_much_is_used(client_a, ready_dataset, settings):
-    ready_dataset("a,b\n1,2\n")  # 8 bytes
-    settings.USER_QUOTA_BYTES = 20
-    r = upload(client_a, "a,b\n1,2\n3,4\n5,6\n")
-    assert r.status_code == 413
-    assert r.json()["code"] == "too_large"
-    assert "you use 8 of 20 bytes" in r.json()["error"]
-    assert Dataset.objects.count() == 1
-
-
 def test_retention_removes_old_datasets_and_results_with_their_files(client_a, ready_dataset, run_operation, settings):
     old = ready_dataset("a,b\n1,2\n")
     fresh = ready_dataset("a,b\n3,4\n")
