@@ -87,3 +87,13 @@ def test_a_huge_declared_upload_is_refused_from_its_header(client_a, settings):
     r = client_a.generic("POST", "/api/upload-csv/", b"a,b\n1,2\n", content_type="text/csv",
                          HTTP_CONTENT_LENGTH=str(2 * 1024**3), CONTENT_LENGTH=str(2 * 1024**3))
     assert r.status_code == 413 and r.json()["code"] == "too_large"
+
+
+@pytest.mark.parametrize("path", ["/swagger/", "/redoc/", "/admin/login/", "/api/"])
+def test_pages_carry_a_content_security_policy_that_runs_scripts_from_this_site_only(api, path):
+    r = api.get(path)
+    assert r.status_code == 200
+    policy = dict(part.strip().split(" ", 1) for part in r["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == "'self'" and policy["default-src"] == "'self'"
+    assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert "unsafe-eval" not in r["Content-Security-Policy"]
