@@ -40,3 +40,44 @@ def test_no_endpoint_answers_with_a_server_error(case, token):
         body = response.json()
         assert set(body) == {"error", "code", "details"}, body
         assert "Traceback" not in response.text and "/work/" not in response.text
+
+
+# --- the extremes random generation rarely reaches, sent to every documented operation --------------------------
+
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+HUGE = [2**63, 2**64 + 1, -(2**63) - 1, 10**40]
+
+
+def _real_ids(client_a, ready_dataset, run_operation, other_user) -> dict:
+    file_id = ready_dataset("a,b\n1,2\n3,4\n")
+    return {"dataset_id": file_id, "task_id": run_operation(file_id, "dedup")["task_id"], "user_id": other_user.id}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", [op for op in OPERATIONS if any(
+    p.location.value == "query" and p.definition.get("type") == "integer" for p in op.iter_parameters())],
+    ids=lambda op: f"{op.method} {op.path}")
+def test_integers_past_64_bits_are_a_400_naming_the_parameter(operation, client_a, ready_dataset, run_operation,
+                                                              other_user):
+    ids = _real_ids(client_a, ready_dataset, run_operation, other_user)
+    path = operation.path.format(**ids)
+    for p in operation.iter_parameters():
+        if p.location.value != "query" or p.definition.get("type") != "integer":
+            continue
+        for value in HUGE:
+            query = {p.name: value, **({"task_id": ids["task_id"]} if "task-status" in path else {})}
+            r = client_a.generic(operation.method.upper(), path, QUERY_STRING="&".join(f"{k}={v}" for k, v in query.items()))
+            assert r.status_code == 400, f"{operation.method} {path}?{p.name}={value} -> {r.status_code}"
+            assert p.name in r.json()["details"], r.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", [op for op in OPERATIONS if op.body.items], ids=lambda op: f"{op.method} {op.path}")
+def test_a_json_body_nested_past_the_limit_is_a_400_on_every_operation_that_takes_one(operation, client_a,
+                                                                                      ready_dataset, run_operation,
+                                                                                      other_user):
+    path = operation.path.format(**_real_ids(client_a, ready_dataset, run_operation, other_user))
+    deep = "[" * 50_000 + "]" * 50_000
+    r = client_a.generic("POST", path, deep, content_type="application/json")
+    assert r.status_code in (400, 415), f"{path} -> {r.status_code}: {r.content[:200]}"
+    assert set(r.json()) == {"error", "code", "details"}
