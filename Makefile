@@ -39,9 +39,9 @@ web: install ## Start only the web server (gunicorn) on HOST:PORT
 	$(embedded_broker)
 	$(BIN)/gunicorn ravid_project.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-$$(nproc 2>/dev/null || echo 2)} -k gthread --threads $${WEB_THREADS:-8} --timeout 120 --graceful-timeout 5
 
-worker: install ## Start only a Celery worker
+worker: install ## Start only a Celery worker (WORKER_QUEUES=small for one that takes small jobs only)
 	$(embedded_broker)
-	$(BIN)/celery -A ravid_project worker -l info -E -O fair --concurrency $${WORKER_CONCURRENCY:-2} -n worker$$$$@%h
+	nice -n $${WORKER_NICE:-0} $(BIN)/celery -A ravid_project worker -l info -E -O fair -Q $${WORKER_QUEUES:-small,heavy} --concurrency $${WORKER_CONCURRENCY:-2} -n worker$$$$@%h
 
 beat: install ## Start only celery beat (the stale-task sweep)
 	$(embedded_broker)

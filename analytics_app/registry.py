@@ -107,6 +107,9 @@ class Operation:
     # A check that needs the input's data (a distinct count, say), run at submit on the input table; it must
     # stay cheap. Raises ValidationError, or EngineError naming the field in its details.
     preflight: Callable[[Any, Table, dict], None] | None = None
+    # Whether a job with these parameters is heavy whatever its input's size (an ingest; Kendall's tau, which is
+    # quadratic in memory and time and holds the GIL): it goes to the heavy queue.
+    heavy: Callable[[dict], bool] = lambda params: False
 
     def validate(self, params: dict, schema: list[dict]) -> dict:
         """The parameters, checked against the input's columns and made JSON; InvalidParameters otherwise (an

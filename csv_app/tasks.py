@@ -3,10 +3,12 @@ import logging
 import threading
 
 from celery import shared_task
-from celery.signals import worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutting_down
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
+
+from analytics_app.registry import all_operations
 
 from .services.datasets import datasets_purge_expired
 from .selectors import task_status
@@ -16,6 +18,13 @@ from .services.sweep import tasks_requeue_dead_here, tasks_requeue_from_node, ta
 from .storage import warm_engine
 
 logger = logging.getLogger("ravid.worker")
+
+
+@worker_init.connect
+def _load_operations(**_) -> None:
+    """The worker's main process imports every operation (pandas, scipy, matplotlib: about 0.2 s) before it forks
+    its pool, so no pool process, new or replaced, pays for it in its first job."""
+    all_operations()
 
 
 @worker_process_init.connect

@@ -10,7 +10,8 @@ case "$role" in
       --threads "${WEB_THREADS:-8}" --timeout 120 --access-logfile -
     ;;
   worker)
-    exec celery -A ravid_project worker -l "${LOG_LEVEL:-info}" -E -O fair --concurrency "${WORKER_CONCURRENCY:-2}" -n "worker@%h"
+    exec nice -n "${WORKER_NICE:-0}" celery -A ravid_project worker -l "${LOG_LEVEL:-info}" -E -O fair -Q "${WORKER_QUEUES:-small,heavy}" \
+      --concurrency "${WORKER_CONCURRENCY:-2}" -n "${WORKER_NAME:-worker}@%h"
     ;;
   beat)
     exec celery -A ravid_project beat -l "${LOG_LEVEL:-info}" --pidfile=

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PORT=${PORT:-8000} FLOWER_PORT=${FLOWER_PORT:-5555} HOST=${HOST:-127.0.0.1}
 export WEB_CONCURRENCY=${WEB_CONCURRENCY:-$(nproc 2>/dev/null || echo 2)} WEB_THREADS=${WEB_THREADS:-8}
-export WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-2}
+export WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-2} WORKER_NICE=${WORKER_NICE:-5}
 export PYTHONUNBUFFERED=1
 
 python manage.py migrate --noinput
@@ -85,7 +85,7 @@ stdout_logfile=NONE
 priority=10
 
 [group:ravid]
-programs=worker,beat,web,flower
+programs=worker,worker-small,beat,web,flower
 priority=200
 
 [program:web]
@@ -96,10 +96,17 @@ stopwaitsecs=7
 
 [program:worker]
 $common
-command=$python -m celery -A ravid_project worker -l info -E -O fair --concurrency $WORKER_CONCURRENCY -n worker@%%h
+; Heavy jobs run here at a lower CPU priority (WORKER_NICE): under load, the web and small jobs come first.
+command=nice -n $WORKER_NICE $python -m celery -A ravid_project worker -l info -E -O fair --concurrency $WORKER_CONCURRENCY -n worker@%%h
 ; SIGTERM to the main process only: its warm shutdown puts the running jobs back on the queue, they stop at their
 ; next progress step, and the pool processes exit with it. Whatever is still alive after 7 s is killed (its jobs
 ; are already back on the queue), so the whole stack is gone well within 15 s.
+stopwaitsecs=7
+
+[program:worker-small]
+$common
+; One process that takes only small jobs: however many heavy ones run, a small job starts at once.
+command=$python -m celery -A ravid_project worker -l info -E -O fair -Q small --concurrency 1 -n small@%%h
 stopwaitsecs=7
 
 [program:beat]

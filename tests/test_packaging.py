@@ -15,15 +15,18 @@ def compose() -> dict:
 def test_compose_has_the_whole_stack_with_health_checks_and_volumes():
     spec = compose()
     services = spec["services"]
-    assert set(services) == {"web", "worker", "beat", "redis", "mysql", "flower"}
-    for name in ("web", "worker", "redis", "mysql", "flower"):
+    assert set(services) == {"web", "worker", "worker-small", "beat", "redis", "mysql", "flower"}
+    for name in ("web", "worker", "worker-small", "redis", "mysql", "flower"):
         assert services[name]["healthcheck"]["test"], name
     for name, service in services.items():
         assert service["restart"] == "unless-stopped", name
     assert {"mysql-data", "media"} <= set(spec["volumes"])
     assert "mysql-data:/var/lib/mysql" in services["mysql"]["volumes"]
-    for name in ("web", "worker", "beat", "flower"):
+    for name in ("web", "worker", "worker-small", "beat", "flower"):
         assert "media:/data/media" in services[name]["volumes"], name
+    small = services["worker-small"]["environment"]
+    assert small["WORKER_QUEUES"] == "small" and small["WORKER_NAME"] == "small"
+    assert small["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"], "the same settings as the others"
     assert services["web"]["depends_on"]["mysql"]["condition"] == "service_healthy"
     assert services["worker"]["depends_on"]["redis"]["condition"] == "service_healthy"
 
@@ -76,7 +79,7 @@ def test_compose_file_is_valid_against_the_compose_specification():
     from compose_spec import PyCompose
 
     compose_file = PyCompose.from_yaml(resolved_compose())
-    assert set(compose_file.service_names()) == {"web", "worker", "beat", "redis", "mysql", "flower"}
+    assert set(compose_file.service_names()) == {"web", "worker", "worker-small", "beat", "redis", "mysql", "flower"}
     broken = resolved_compose().replace("condition: service_healthy", "condition: when_ready", 1)
     try:
         PyCompose.from_yaml(broken)

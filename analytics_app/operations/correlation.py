@@ -35,4 +35,5 @@ def run(ctx: RunContext, params: dict):
     return ctx.compute(work)
 
 
-register(Operation("correlation", "Correlation matrix (pearson, spearman or kendall) of numeric columns.", CorrelationParams, run, check))
+register(Operation("correlation", "Correlation matrix (pearson, spearman or kendall) of numeric columns.", CorrelationParams, run, check,
+                   heavy=lambda params: params.get("method") == "kendall"))

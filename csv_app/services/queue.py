@@ -3,9 +3,11 @@
 Tasks are published by name: the services never import the Celery adapter (csv_app.tasks), which imports them."""
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from analytics_app.registry import get_job
 from ravid_project.celery import app as celery_app
 
 from ..exceptions import Unavailable
@@ -16,11 +18,16 @@ RUN_TASK = "csv_app.tasks.run_task"
 QUEUE_DOWN = "The job queue is unavailable right now; nothing was queued. Try again shortly."
 
 
+QUEUES = ("small", "heavy")
+
+
 def publish(task_id: str, countdown: float | None = None) -> None:
     """Send the message that makes a worker run the task row `task_id`; Celery's task id is the same id, so
-    Flower and the API name a job alike. A user's first job waiting goes to the front, their tenth or later to the
-    back (priorities 0-9, 0 first): one user's burst queues behind itself, not in front of everyone else's."""
-    celery_app.send_task(RUN_TASK, args=[task_id], task_id=task_id, priority=_priority(task_id), countdown=countdown)
+    Flower and the API name a job alike. Heavy jobs go to their own queue, so a pool of small-job workers is never
+    taken by them. A user's first job waiting goes to the front, their tenth or later to the back (priorities 0-9,
+    0 first): one user's burst queues behind itself, not in front of everyone else's."""
+    celery_app.send_task(RUN_TASK, args=[task_id], task_id=task_id, queue=queue_for(task_id),
+                         priority=_priority(task_id), countdown=countdown)
 
 
 def _priority(task_id: str) -> int:
@@ -28,6 +35,20 @@ def _priority(task_id: str) -> int:
     ahead = Task.objects.filter(owner_id=owner, status__in=[Task.Status.PENDING, Task.Status.STARTED]).exclude(
         id=task_id).count() if owner is not None else 0
     return min(ahead, 9)
+
+
+def queue_for(task_id: str) -> str:
+    """'heavy' for an ingest, a job heavy by nature (Kendall's tau), or one that reads more than HEAVY_JOB_ROWS
+    rows; 'small' for the rest."""
+    row = Task.objects.filter(id=task_id).values(
+        "operation", "parameters", "reads_task_result", "dataset__row_count", "source_task__result_row_count").first()
+    if row is None:
+        return "small"
+    job = get_job(row["operation"])
+    if job is None or job.heavy(row["parameters"] or {}):
+        return "heavy"
+    rows = row["source_task__result_row_count"] if row["reads_task_result"] else row["dataset__row_count"]
+    return "heavy" if (rows or 0) > settings.HEAVY_JOB_ROWS else "small"
 
 
 def task_enqueue_on_commit(task: Task) -> None:
@@ -50,17 +71,21 @@ def task_requeue(task_id, countdown: float | None = None) -> bool:
     return True
 
 
-def queue_length(name: str = "celery") -> int | None:
-    """Messages waiting in the broker's queue (every priority), or None when the broker cannot say."""
+def queue_length() -> int | None:
+    """Messages waiting in the broker's queues (every priority of each), or None when the broker cannot say."""
     from kombu.exceptions import ChannelError
 
+    total = 0
     try:
         with celery_app.connection_for_write() as conn:
-            return conn.default_channel.queue_declare(queue=name, passive=True).message_count
-    except ChannelError:
-        return 0  # the queue does not exist (yet, or any more): nothing is waiting in it
+            for name in QUEUES:
+                try:
+                    total += conn.default_channel.queue_declare(queue=name, passive=True).message_count
+                except ChannelError:
+                    pass  # the queue does not exist (yet, or any more): nothing is waiting in it
     except Exception:
         return None
+    return total
 
 
 def create_and_enqueue(create, cleanup):

@@ -1,4 +1,6 @@
 """Celery and the job limits: broker, reliability, time limits, the periodic sweep."""
+from kombu import Queue
+
 from .. import embedded_broker
 from .environment import MEDIA_ROOT, env
 
@@ -16,6 +18,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_order_strategy": "priority",
     "priority_steps": list(range(10)),
 }
+
+# Two queues: heavy jobs (an ingest, Kendall's tau, anything over HEAVY_JOB_ROWS rows) and small ones. A worker
+# started without -Q takes both; `make run` adds a one-process worker that takes only small jobs, so a small
+# job never waits behind heavy ones however many run (WORKER_QUEUES chooses for `make worker`).
+CELERY_TASK_DEFAULT_QUEUE = "small"
+CELERY_TASK_QUEUES = (Queue("small", routing_key="small"), Queue("heavy", routing_key="heavy"))
+HEAVY_JOB_ROWS = env.int("HEAVY_JOB_ROWS", default=1_000_000)
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -40,7 +40,7 @@ def worker_env(**extra) -> dict:
 class Worker:
     """A `celery worker` child process; stopped (or killed) at the end of the test."""
 
-    def __init__(self, tmp_path: Path, concurrency: int = 2, **env):
+    def __init__(self, tmp_path: Path, concurrency: int = 2, queues: str = "", nice: int = 0, **env):
         from ravid_project.celery import app
 
         self.app = app
@@ -49,8 +49,10 @@ class Worker:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ravid_project", "worker", "-l", os.environ.get("TEST_WORKER_LOG_LEVEL", "warning"),
-             "-c", str(concurrency), "-n", self.name, "--without-mingle", "--without-gossip", "-E"],
+             "-c", str(concurrency), "-n", self.name, "--without-mingle", "--without-gossip", "-E",
+             *(["-Q", queues] if queues else [])],
             cwd=ROOT, env=worker_env(**env), stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         self.wait_ready()
 

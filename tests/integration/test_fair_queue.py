@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from csv_app.models import Task
-from tests.integration.conftest import Api, submit
+from tests.integration.conftest import Api, submit, wait_started
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -42,3 +42,39 @@ def test_another_users_job_starts_ahead_of_a_burst(start_worker, live_server, bi
     assert ahead <= 3, f"{ahead} of the burst's {len(burst)} jobs started before the other user's single job"
     for task_id in burst:
         a.post(f"/api/tasks/{task_id}/cancel/")
+
+
+def test_a_small_job_finishes_at_once_while_two_large_ingests_run(start_worker, live_server, big_csv, tmp_path):
+    """The `make run` layout: a worker that takes both queues, and a one-process worker for small jobs only."""
+    import time
+
+    api = Api(live_server.url, "analyst@example.com")
+    small = tmp_path / "small.csv"
+    small.write_text("category\nx\ny\nx\n")
+    start_worker(concurrency=2, nice=5)
+    start_worker(concurrency=1, queues="small")
+    single = ready(api, small)
+
+    ingests = []
+    for _ in range(2):
+        with open(big_csv, "rb") as handle:
+            r = api.post(f"/api/upload-csv/?name={big_csv.name}", data=handle, headers={"Content-Type": "text/csv"})
+        assert r.status_code == 201, r.text
+        ingests.append(r.json()["task_id"])
+    for task_id in ingests:
+        wait_started(api, task_id)
+    started = time.monotonic()
+    quick = submit(api, single, operation="unique", column="category")
+    body, _ = api.wait(quick, timeout=60)
+    took = time.monotonic() - started
+    row = Task.objects.get(id=quick)
+    print(f"\nqueued {(row.started_at - row.created_at).total_seconds():.3f} s, "
+          f"ran {(row.finished_at - row.started_at).total_seconds():.3f} s")
+    assert body["status"] == "SUCCESS" and {r["value"]: r["count"] for r in body["result"]["data"]} == {"x": 2, "y": 1}
+    still = [api.get(f"/api/tasks/{t}/").json()["status"] for t in ingests]
+    print(f"\na small job took {took:.3f} s from submit to SUCCESS while the ingests were {still}")
+    assert still == ["STARTED", "STARTED"], "the ingests were still running"
+    assert took < 1.0
+    for task_id in ingests:
+        final, _ = api.wait(task_id, timeout=300)
+        assert final["status"] == "SUCCESS", final

@@ -56,7 +56,7 @@ def test_flower_needs_its_password_and_shows_the_redis_queue(flower):
     broker = requests.get(f"{flower}/broker", auth=AUTH, timeout=10)
     assert broker.status_code == 200
     scheme = settings.CELERY_BROKER_URL.split("://")[0]  # redis, or redis+socket for the embedded broker
-    assert f"{scheme}://" in broker.text and "celery" in broker.text
+    assert f"{scheme}://" in broker.text and "small" in broker.text and "heavy" in broker.text
 
 
 def test_flower_names_jobs_by_ravid_task_id_and_shows_a_cancelled_one_as_revoked(flower, start_worker, api_user):
