@@ -93,8 +93,9 @@ class RunContext:
 
 @dataclass(frozen=True)
 class Operation:
-    """A kind of job. `reads_upload`: it reads a new dataset's upload, and its result is that dataset's table.
-    `listed`: users can ask for it (perform-operation, the catalogue)."""
+    """A kind of job. `reads_upload`: it reads a new dataset's upload. `makes_dataset`: its result is its
+    dataset's table (an ingest, a result saved as a dataset). `listed`: users can ask for it (perform-operation,
+    the catalogue)."""
 
     name: str
     summary: str
@@ -103,6 +104,7 @@ class Operation:
     check: Callable[[dict, list[dict]], dict] | None = None
     stages: dict[str, tuple[int, int]] = field(default_factory=lambda: COMPUTING_STAGES)
     reads_upload: bool = False
+    makes_dataset: bool = False
     listed: bool = True
     # A check that needs the input's data (a distinct count, say), run at submit on the input table; it must
     # stay cheap. Raises ValidationError, or EngineError naming the field in its details.
@@ -192,6 +194,18 @@ def get_job(name: str) -> Operation | None:
     """Any registered job, the ingest included: what the runner looks up."""
     _load()
     return _REGISTRY.get(name)
+
+
+def dataset_jobs() -> list[str]:
+    """The jobs whose result is their dataset's table: they belong to their dataset, not to the task list's user."""
+    _load()
+    return sorted(name for name, op in _REGISTRY.items() if op.makes_dataset)
+
+
+def save_job() -> Operation:
+    """The job that writes a task's table result as a new dataset."""
+    _load()
+    return next(op for op in _REGISTRY.values() if op.makes_dataset and not op.reads_upload)
 
 
 def ingest_job() -> Operation:

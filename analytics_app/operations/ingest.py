@@ -56,4 +56,5 @@ def _profile(ctx: RunContext, table: Table, columns: list[dict]) -> bool:
 
 
 register(Operation("ingest", "Read an upload into a typed table and profile it.", IngestParams, run,
-                   stages=STAGES, reads_upload=True, listed=False, heavy=lambda params: True))
+                   stages=STAGES, reads_upload=True, makes_dataset=True, listed=False,
+                   heavy=lambda params: True))

@@ -346,13 +346,26 @@ class TaskSaveAsDatasetApi(APIView):
 
         name = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
-    @swagger_auto_schema(operation_summary="Turn a table result into a new dataset (READY at once)",
-                         request_body=InputSerializer, responses={201: DatasetOutputSerializer, 409: error_response("Not a table result")},
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SaveAsDatasetOutput"
+
+        message = serializers.CharField()
+        file_id = serializers.UUIDField()
+        task_id = serializers.UUIDField(help_text="The job that writes the table; the dataset is READY when it "
+                                                  "succeeds (FAILED with its reason otherwise).")
+        dataset = DatasetOutputSerializer()
+
+    @swagger_auto_schema(operation_summary="Save a table result as a new dataset (PENDING; a job writes it)",
+                         request_body=InputSerializer,
+                         responses={201: OutputSerializer, 409: error_response("Not a table result"),
+                                    413: error_response("Past the storage quota")},
                          tags=["tasks"])
     def post(self, request, task_id):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         task = task_get_for_user(request.user, task_id)
-        dataset = dataset_from_task(task=task, owner=request.user, name=data.validated_data.get("name"))
-        return Response({"message": "Dataset created", "file_id": str(dataset.id),
-                         "dataset": DatasetOutputSerializer(dataset).data}, status=status.HTTP_201_CREATED)
+        dataset, job = dataset_from_task(task=task, owner=request.user, name=data.validated_data.get("name"))
+        return Response({"message": "Dataset created; its table is being written", "file_id": str(dataset.id),
+                         "task_id": str(job.id), "dataset": DatasetOutputSerializer(dataset).data},
+                        status=status.HTTP_201_CREATED)

@@ -8,19 +8,19 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.files import link_or_copy
-from analytics_app.engine.results import save_table_as_dataset
 from analytics_app.engine.sniff import HEAD_BYTES, sniff
-from analytics_app.registry import ingest_job
+from analytics_app.registry import dataset_jobs, ingest_job, save_job
 
 from ..exceptions import Conflict, Invalid, NotFound, TooLarge
 from ..models import Dataset, DatasetShare, Task
 from ..selectors import task_result_table
-from ..storage import dataset_dir, engine, relative, remove_tree, result_dir
+from ..storage import dataset_dir, relative, remove_tree, result_dir
 from .queue import create_and_enqueue, task_enqueue_on_commit
-from .quota import release, reserve_or_refuse
+from .quota import over_quota_sentence, quota_bytes, release, reserve_or_refuse, storage_used
 
 logger = logging.getLogger("ravid.datasets")
 
@@ -157,31 +157,28 @@ def dataset_unshare(*, dataset: Dataset, user_id: int) -> None:
     share_revoke(DatasetShare, "dataset", dataset, user_id)
 
 
-def dataset_from_task(*, task: Task, owner, name: str | None) -> Dataset:
-    """A new READY dataset holding a task's table result (linked, or written out for a selection; not re-parsed)."""
+def dataset_from_task(*, task: Task, owner, name: str | None) -> tuple[Dataset, Task]:
+    """A new dataset that will hold a task's table result: created PENDING with the job that writes it (linked,
+    or written out for a selection: seconds per 10 M rows, so never inside the request)."""
     table = task_result_table(task)
     if table is None or not table.exists():
         raise Conflict("Only a successful task with a table result can be saved as a dataset.")
-    dataset_id = uuid.uuid4()
-    folder = dataset_dir(dataset_id)
-    folder.mkdir(parents=True)
-    reserved = 0
-    try:
-        with engine() as con:
-            target = save_table_as_dataset(con, table, folder).table().path
-        size = target.stat().st_size
-        reserve_or_refuse(owner.id, size, "Saving this result as a dataset")
-        reserved = size
-        return Dataset.objects.create(
-            id=dataset_id, owner=owner, status=Dataset.Status.READY,
-            name=clean_name(name, fallback=f"{task.operation} of {task.dataset.name}"),
-            size_bytes=size, stored_bytes=size, row_count=task.result_row_count, columns=task.result_columns,
-            parquet_file=relative(target), origin_task=task,
+    quota = quota_bytes()
+    if quota is not None and storage_used(owner.id) >= quota:
+        raise TooLarge(over_quota_sentence("Saving this result as a dataset", None, owner.id),
+                       {"quota": [f"used {storage_used(owner.id)} of {quota} bytes"]})
+
+    def create():
+        dataset = Dataset.objects.create(
+            owner=owner, name=clean_name(name, fallback=f"{task.operation} of {task.dataset.name}"),
+            columns=task.result_columns, origin_task=task,
         )
-    except BaseException:
-        remove_tree(folder)
-        release(owner.id, reserved)
-        raise
+        job = Task.objects.create(owner=owner, dataset=dataset, source_task=task, reads_task_result=True,
+                                  operation=save_job().name, parameters={}, enqueued_at=timezone.now())
+        task_enqueue_on_commit(job)
+        return dataset, job
+
+    return create_and_enqueue(create, lambda created: created[0].delete())
 
 
 def dataset_mark_failed(dataset_id, reason: str) -> None:
@@ -213,7 +210,7 @@ def datasets_purge_expired(now=None) -> int:
     for dataset in Dataset.objects.filter(created_at__lt=cutoff):
         dataset_delete(dataset)
         removed += 1
-    old_tasks = Task.objects.filter(created_at__lt=cutoff).exclude(operation=ingest_job().name).exclude(
+    old_tasks = Task.objects.filter(created_at__lt=cutoff).exclude(operation__in=dataset_jobs()).exclude(
         status__in=[Task.Status.PENDING, Task.Status.STARTED])
     for task_id, owner_id, stored in list(old_tasks.values_list("id", "owner_id", "stored_bytes")):
         if Task.objects.filter(id=task_id).delete()[0]:

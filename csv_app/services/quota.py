@@ -54,8 +54,9 @@ def release(user_id, nbytes: int) -> None:
         StorageUse.objects.filter(user_id=user_id).update(used_bytes=Greatest(F("used_bytes") - nbytes, 0))
 
 
-def over_quota_sentence(what: str, nbytes: int, user_id) -> str:
-    return (f"{what} ({nbytes} bytes) would take you past your storage quota: you use {storage_used(user_id)} of "
+def over_quota_sentence(what: str, nbytes: int | None, user_id) -> str:
+    size = f" ({nbytes} bytes)" if nbytes is not None else ""
+    return (f"{what}{size} would take you past your storage quota: you use {storage_used(user_id)} of "
             f"{quota_bytes()} bytes. Delete datasets or results you no longer need.")
 
 

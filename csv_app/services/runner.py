@@ -242,9 +242,22 @@ def _context(task: Task, job: Operation, reporter: ProgressReporter, work_dir: P
 
 def _succeed(task: Task, job: Operation, result: Result, work_dir: Path) -> str:
     """Put the result's files in their final place, then record SUCCESS if this attempt still owns the task.
-    An ingest's result becomes its dataset's table; any other job's folder becomes the task's result folder."""
+    An ingest's or a save's result becomes its dataset's table; any other job's folder becomes the task's result
+    folder."""
     if job.reads_upload:
         return _succeed_dataset(task, result, work_dir)
+    if job.makes_dataset:  # a saved dataset counts its whole table, reserved before it is kept
+        size = folder_bytes(work_dir)
+        if not reserve(task.owner_id, size):
+            raise EngineError(over_quota_sentence("The dataset", size, task.owner_id))
+        try:
+            status = _succeed_dataset(task, result, work_dir, counted=size)
+        except BaseException:
+            release(task.owner_id, size)
+            raise
+        if status != S.SUCCESS:
+            release(task.owner_id, size)
+        return status
     kept = folder_bytes(work_dir, own_only=True)
     if not reserve(task.owner_id, kept):  # counted before the result is kept; a job never takes a user past quota
         raise EngineError(over_quota_sentence("The result", kept, task.owner_id))
@@ -266,22 +279,27 @@ def _result_fields(result: Result) -> dict:
             "result_columns": result.columns, "result_value": result.value}
 
 
-def _succeed_dataset(task: Task, result: Result, work_dir: Path) -> str:
-    """An ingest's table becomes its dataset's, in one transaction that holds the task row: an attempt that lost
-    the task (cancelled, requeued) never touches the dataset's folder."""
+def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | None = None) -> str:
+    """An ingest's (or a save's) table becomes its dataset's, in one transaction that holds the task row: an
+    attempt that lost the task (cancelled, requeued) never touches the dataset's folder. `counted`: the bytes
+    already reserved for it (a save); an ingest's are counted again from disk once its upload is gone."""
     with transaction.atomic():
         if not Task.objects.select_for_update().filter(id=task.id, status=S.STARTED, attempts=task.attempts).exists():
             return task_status(task.id) or S.REVOKED
-        result = result.moved_into(dataset_dir(task.dataset_id))
+        folder = dataset_dir(task.dataset_id)
+        folder.mkdir(parents=True, exist_ok=True)  # an ingest's holds its upload; a save's is new
+        result = result.moved_into(folder)
         remove_tree(work_dir)
         _clear_attempts(task)
         task_end(task, S.SUCCESS, attempt=task.attempts, **_result_fields(result))
         Dataset.objects.filter(id=task.dataset_id).update(
             status=Dataset.Status.READY, row_count=result.row_count, columns=result.columns,
             parquet_file=relative(result.table().path), error="",
+            **({"stored_bytes": counted} if counted is not None else {}),
         )
-    source_cleanup(task.dataset)
-    _recount_dataset(task.dataset)
+    if counted is None:
+        source_cleanup(task.dataset)
+        _recount_dataset(task.dataset)
     return S.SUCCESS
 
 
@@ -315,6 +333,6 @@ def task_end(task: Task, status: str, reason: str = "", *, attempt: int | None =
         if status == S.REVOKED:  # cancelled from outside while running: the attempt notes when it stopped
             Task.objects.filter(id=task.id, status=S.REVOKED, finished_at__isnull=True).update(finished_at=now)
         job = get_job(task.operation)
-        if ended and status != S.SUCCESS and job is not None and job.reads_upload:
-            dataset_mark_failed(task.dataset_id, reason or "The ingest was cancelled.")
+        if ended and status != S.SUCCESS and job is not None and job.makes_dataset:
+            dataset_mark_failed(task.dataset_id, reason or f"The {'ingest' if job.reads_upload else 'save'} was cancelled.")
     return bool(ended)

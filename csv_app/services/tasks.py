@@ -96,8 +96,8 @@ def task_retry(task: Task) -> bool:
 
 def task_delete(task: Task) -> None:
     job = get_job(task.operation)
-    if job is not None and job.reads_upload:
-        raise Conflict("An ingest task belongs to its dataset; delete the dataset instead.")
+    if job is not None and job.makes_dataset:
+        raise Conflict(f"An {job.name} task belongs to its dataset; delete the dataset instead.")
     task_id, owner_id = task.id, task.owner_id
     stored = Task.objects.filter(id=task_id).values_list("stored_bytes", flat=True).first() or 0
     if Task.objects.filter(id=task_id).delete()[0]:
@@ -137,8 +137,8 @@ def task_share(*, task: Task, user_identifier: str) -> TaskShare:
     if task.dataset.owner_id != task.owner_id:
         raise Forbidden("Only the owner of the dataset this result comes from can share it.")
     job = get_job(task.operation)
-    if job is not None and job.reads_upload:
-        raise Conflict("An ingest task's result is its dataset; share the dataset instead.")
+    if job is not None and job.makes_dataset:
+        raise Conflict(f"An {job.name} task's result is its dataset; share the dataset instead.")
     return share_grant(TaskShare, "task", task, user_identifier)
 
 

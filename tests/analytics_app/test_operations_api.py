@@ -176,9 +176,11 @@ def test_a_chained_result_outlives_the_result_it_was_computed_from(client_a, sal
 def test_save_as_dataset_then_operate(client_a, sales, run_operation):
     filtered = run_operation(sales, "filter", filters=[{"column": "revenue", "operator": "gt", "value": 90}])
     r = client_a.post(f"/api/tasks/{filtered['task_id']}/save-as-dataset", {"name": "big sales"}, format="json")
-    assert r.status_code == 201
-    dataset = r.json()["dataset"]
+    assert r.status_code == 201 and r.json()["dataset"]["status"] == "PENDING"
+    assert run_pending(r.json()["task_id"]) == "SUCCESS"
+    dataset = client_a.get(f"/api/datasets/{r.json()['file_id']}/").json()
     assert dataset["status"] == "READY" and dataset["row_count"] == 3 and dataset["name"] == "big sales"
+    assert client_a.get(f"/api/tasks/{r.json()['task_id']}/").json()["operation"] == "save"
     body = run_operation(r.json()["file_id"], "top", by="country", value="revenue")
     assert body["result"]["data"] == [{"country": "IT", "value": 300.0}, {"country": "DE", "value": 200.0}, {"country": "FR", "value": 100.5}]
     chart = run_operation(sales, "chart", kind="histogram", x="units")
@@ -271,12 +273,13 @@ def test_revoking_a_share_takes_the_grantees_derived_results_with_it(client_a, c
     chained = submit(client_b, task_id=derived["task_id"], operation="unique", column="country").json()["task_id"]
     run_pending(chained)
     saved = client_b.post(f"/api/tasks/{derived['task_id']}/save-as-dataset", {"name": "mine"}, format="json")
-    assert saved.status_code == 201
+    assert saved.status_code == 201 and run_pending(saved.json()["task_id"]) == "SUCCESS"
     r = client_b.post(f"/api/tasks/{derived['task_id']}/share", {"user": "x"}, format="json")
     assert r.status_code == 403 and r.json()["error"] == "Only the owner of the dataset this result comes from can share it."
     assert client_a.delete(f"/api/datasets/{sales}/share/{other_user.id}/").status_code == 204
     for task_id in (derived["task_id"], chained):
         assert client_b.get(f"/api/tasks/{task_id}/").status_code == 404
         assert client_b.get(f"/api/tasks/{task_id}/download/?format=csv").status_code == 404
-    assert client_b.get("/api/tasks/").json()["count"] == 0
+    listed = client_b.get("/api/tasks/").json()
+    assert [t["operation"] for t in listed["results"]] == ["save"], "only the job that wrote their own dataset"
     assert client_b.get(f"/api/datasets/{saved.json()['file_id']}/rows").status_code == 200, "saved before: theirs"

@@ -2,6 +2,8 @@
 given, shared tasks listed."""
 import pytest
 
+from tests.conftest import run_pending
+
 pytestmark = pytest.mark.django_db
 CSV = "id,day,team,score\n1,2024-12-30,a,3\n2,2024-12-31,b,5\n"
 
@@ -70,7 +72,8 @@ def test_a_summary_table_has_typed_columns(client_a, ready_dataset, run_operatio
     assert rows["score"]["mean"] == 4.0 and rows["score"]["min"] == 3.0 and rows["score"]["earliest"] is None
     assert rows["day"]["earliest"] == "2024-12-30" and rows["day"]["min"] is None
     saved = client_a.post(f"/api/tasks/{body['task_id']}/save-as-dataset", {"name": "profile"}, format="json").json()
-    types = {c["name"]: c["type"] for c in saved["dataset"]["columns"]}
+    assert run_pending(saved["task_id"]) == "SUCCESS"
+    types = {c["name"]: c["type"] for c in client_a.get(f"/api/datasets/{saved['file_id']}/").json()["columns"]}
     assert types["mean"] == types["p25"] == types["max"] == "float" and types["count"] == "integer"
 
 

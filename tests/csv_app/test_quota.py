@@ -82,18 +82,29 @@ def test_a_download_with_no_room_for_its_copy_is_sent_and_not_kept(client_a, rea
     assert used(client_a) > kept and (result_dir(task_id) / "attempt-1" / "export.csv").exists()
 
 
-def test_saving_a_result_as_a_dataset_past_the_quota_is_413_and_creates_nothing(client_a, ready_dataset, settings,
-                                                                               run_operation):
+def test_saving_a_result_as_a_dataset_past_the_quota_fails_clearly_and_keeps_nothing(client_a, ready_dataset,
+                                                                                    settings, run_operation):
     file_id = ready_dataset(ROWS)
     task_id = run_operation(file_id, "dedup", columns=["b"])["task_id"]
     kept = used(client_a)
     settings.USER_QUOTA_BYTES = kept + 10
     r = client_a.post(f"/api/tasks/{task_id}/save-as-dataset", {"name": "mine"}, format="json")
-    assert r.status_code == 413 and r.json()["error"].startswith("Saving this result as a dataset (")
-    assert Dataset.objects.count() == 1 and used(client_a) == kept
+    assert r.status_code == 201
+    assert run_pending(r.json()["task_id"]) == "FAILURE"
+    dataset = client_a.get(f"/api/datasets/{r.json()['file_id']}/").json()
+    assert dataset["status"] == "FAILED" and dataset["error"].startswith("The dataset (")
+    assert dataset["error"].endswith(f"would take you past your storage quota: you use {kept} of {kept + 10} bytes. "
+                                     "Delete datasets or results you no longer need.")
+    assert used(client_a) == kept and not any(dataset_dir(r.json()["file_id"]).glob("*.parquet"))
+    settings.USER_QUOTA_BYTES = kept
+    r = client_a.post(f"/api/tasks/{task_id}/save-as-dataset", {"name": "mine"}, format="json")
+    assert r.status_code == 413 and r.json()["error"] == (
+        f"Saving this result as a dataset would take you past your storage quota: you use {kept} of {kept} bytes. "
+        "Delete datasets or results you no longer need.")
     settings.USER_QUOTA_BYTES = 0
-    assert client_a.post(f"/api/tasks/{task_id}/save-as-dataset", {"name": "mine"}, format="json").status_code == 201
-    assert used(client_a) > kept
+    r = client_a.post(f"/api/tasks/{task_id}/save-as-dataset", {"name": "mine"}, format="json")
+    assert r.status_code == 201 and run_pending(r.json()["task_id"]) == "SUCCESS"
+    assert used(client_a) == on_disk(Dataset.objects.get(id=r.json()["file_id"]).owner) > kept
 
 
 @pytest.mark.django_db(transaction=True)

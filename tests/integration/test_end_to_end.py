@@ -124,3 +124,28 @@ def test_a_2_gb_upload_is_refused_without_being_read(live_server, api_user, sett
     assert response.status == 413
     assert json.loads(response.read())["code"] == "too_large"
     assert sent <= 64 * 4096
+
+
+def test_a_filter_result_saved_as_a_dataset_is_written_by_a_job_then_operated_on(start_worker, api_user):
+    start_worker()
+    text = people_csv(20_000)
+    r = api_user.post("/api/upload-csv/?name=people.csv", data=text.encode(), headers={"Content-Type": "text/csv"})
+    file_id = r.json()["file_id"]
+    assert api_user.wait(r.json()["task_id"])[0]["status"] == "SUCCESS"
+    r = api_user.post("/api/perform-operation/", json={
+        "file_id": file_id, "operation": "filter", "filters": [{"column": "city", "operator": "eq", "value": "Rome"}]})
+    filtered, _ = api_user.wait(r.json()["task_id"], n=0)
+
+    saved = api_user.post(f"/api/tasks/{filtered['task_id']}/save-as-dataset", json={"name": "rome"})
+    assert saved.status_code == 201 and saved.json()["dataset"]["status"] == "PENDING"
+    job, seen = api_user.wait(saved.json()["task_id"])
+    assert_progression(seen)
+    assert job["operation"] == "save"
+    dataset = api_user.get(f"/api/datasets/{saved.json()['file_id']}/").json()
+    frame = pd.read_csv(io.StringIO(text))
+    expected = frame[frame.city == "Rome"]
+    assert dataset["status"] == "READY" and dataset["row_count"] == len(expected) and dataset["name"] == "rome"
+    r = api_user.post("/api/perform-operation/", json={"file_id": dataset["id"], "operation": "unique", "column": "city"})
+    body, _ = api_user.wait(r.json()["task_id"])
+    assert body["result"]["data"] == [{"value": "Rome", "count": len(expected)}]
+    assert api_user.delete(f"/api/tasks/{saved.json()['task_id']}/").status_code == 409, "it belongs to its dataset"
