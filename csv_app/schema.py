@@ -32,6 +32,9 @@ class ApiSchemaGenerator(OpenAPISchemaGenerator):
                 "task_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid",
                                           description="Or: a finished task whose table result to read"),
                 "operation": openapi.Schema(type=openapi.TYPE_STRING, enum=list(all_operations())),
+                "fresh": openapi.Schema(type=openapi.TYPE_BOOLEAN, default=False,
+                                        description="Compute again even when an identical request already "
+                                                    "succeeded (otherwise that task is returned, reused: true)"),
             })
         for name, op in all_operations().items():
             definitions[name] = {"description": op.summary, "allOf": [

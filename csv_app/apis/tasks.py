@@ -118,6 +118,8 @@ class OperationSubmitApi(APIView):
         file_id = serializers.UUIDField(required=False, help_text="The dataset to read.")
         task_id = serializers.UUIDField(required=False, help_text="Or: a finished task whose table result to read.")
         operation = serializers.CharField(max_length=32)
+        fresh = serializers.BooleanField(required=False, default=False,
+                                         help_text="Compute again even when an identical request already succeeded.")
 
         def validate(self, attrs):
             if "file_id" in attrs and "task_id" in attrs:
@@ -139,7 +141,11 @@ class OperationSubmitApi(APIView):
             202: openapi.Response("Queued", openapi.Schema(type=openapi.TYPE_OBJECT, properties={
                 "message": openapi.Schema(type=openapi.TYPE_STRING),
                 "task_id": openapi.Schema(type=openapi.TYPE_STRING, format="uuid"),
-                "status_url": openapi.Schema(type=openapi.TYPE_STRING)})),
+                "status_url": openapi.Schema(type=openapi.TYPE_STRING),
+                "reused": openapi.Schema(type=openapi.TYPE_BOOLEAN, description=(
+                    "true: an identical task you may see is queued, running or already succeeded on the same "
+                    "input; this is it (its result at once when it succeeded). Send \"fresh\": true to compute "
+                    "again."))})),
             400: error_response("Unknown operation or bad parameters"),
             404: error_response("Unknown dataset"),
             409: error_response("Dataset not ready"),
@@ -162,10 +168,12 @@ class OperationSubmitApi(APIView):
             dataset = source_task.dataset
         else:
             dataset = dataset_get_for_user(request.user, head_data.validated_data["file_id"])
-        params = {k: v for k, v in request.data.items() if k not in ("file_id", "task_id", "operation")}
-        task = task_submit(user=request.user, dataset=dataset, operation=operation, params=params, source_task=source_task)
+        params = {k: v for k, v in request.data.items() if k not in ("file_id", "task_id", "operation", "fresh")}
+        task, reused = task_submit(user=request.user, dataset=dataset, operation=operation, params=params,
+                                   source_task=source_task, fresh=head_data.validated_data["fresh"])
         return Response(
-            {"message": "Operation started", "task_id": str(task.id), "status_url": reverse("task-detail", args=[task.id])},
+            {"message": "Operation started" if not reused or not task.is_finished else "Result reused",
+             "task_id": str(task.id), "status_url": reverse("task-detail", args=[task.id]), "reused": reused},
             status=status.HTTP_202_ACCEPTED,
         )
 

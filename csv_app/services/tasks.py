@@ -17,7 +17,7 @@ from analytics_app.registry import InvalidParameters, get_job, get_operation
 
 from ..exceptions import Conflict, Forbidden, TooMany
 from ..models import Dataset, Task, TaskShare
-from ..selectors import dataset_table, task_result_table
+from ..selectors import dataset_table, task_result, task_result_table, tasks_visible_to
 from ..storage import engine, remove_tree, result_dir
 from .datasets import share_grant, share_revoke
 from .quota import release, reserve
@@ -43,8 +43,12 @@ def _source_schema(dataset: Dataset, source_task: Task | None) -> list[dict]:
     return dataset.columns
 
 
-def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_task: Task | None = None) -> Task:
-    """Validate the parameters against the input table and queue the operation (or return an identical live one)."""
+def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_task: Task | None = None,
+                fresh: bool = False) -> tuple[Task, bool]:
+    """Validate the parameters against the input table and queue the operation. Returns the task and whether it
+    is a reused one: an identical task queued or running, or (unless `fresh`) an identical one that succeeded on
+    the same input, whose result is still there. Datasets and results never change once READY, so an identical
+    request has the same answer. Only a task the user may see is reused: their own, or one shared with them."""
     op = get_operation(operation)
     if op is None:
         raise InvalidParameters({"operation": [f"Unknown operation '{operation}'."]})
@@ -57,7 +61,11 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
         owner=user, dataset=dataset, idempotency_key=key, status__in=[S.PENDING, S.STARTED]
     ).first()
     if live is not None:
-        return live
+        return live, True
+    if not fresh:
+        done = _reusable(user, dataset, key)
+        if done is not None:
+            return done, True
     waiting = Task.objects.filter(owner=user, status__in=[S.PENDING, S.STARTED]).count()
     if waiting >= settings.USER_MAX_QUEUED:
         raise TooMany(f"You have {waiting} jobs queued or running; at most {settings.USER_MAX_QUEUED} may be at once "
@@ -72,7 +80,17 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
         task_enqueue_on_commit(task)
         return task
 
-    return create_and_enqueue(create, lambda task: task.delete())
+    return create_and_enqueue(create, lambda task: task.delete()), False
+
+
+def _reusable(user, dataset: Dataset, key: str) -> Task | None:
+    """The newest identical task that succeeded on this input and that the user may see, its result still there."""
+    for task in tasks_visible_to(user).filter(dataset=dataset, idempotency_key=key, status=S.SUCCESS).order_by(
+            "-finished_at")[:5]:
+        result = task_result(task)
+        if result is not None and result.exists():
+            return task
+    return None
 
 
 def task_cancel(task: Task) -> Task:
