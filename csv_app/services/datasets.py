@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from analytics_app.engine.compressed import TooLargeDecompressed, decompress, plain_name
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.files import link_or_copy
 from analytics_app.engine.sniff import HEAD_BYTES, sniff
@@ -55,33 +56,46 @@ def clean_name(name: str | None, fallback: str) -> str:
 
 
 def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, Task]:
-    """Check the upload quickly, store it, and queue its ingest; 400/413/503 in the envelope otherwise."""
-    size = upload.size
-    upload_check_size(size)
-    upload.seek(0)
-    head = upload.read(HEAD_BYTES)
-    try:
-        dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS,
-                        max_name_chars=settings.MAX_COLUMN_NAME_CHARS)
-    except EngineError as exc:
-        raise Invalid(exc.message, exc.details) from None
-    reserve_or_refuse(owner.id, size, "This upload")  # counted before it is kept: racing uploads cannot overshoot
+    """Store the upload (decompressed, when it is a gzip, Zstandard or one-file ZIP archive), check it quickly,
+    count it against the quota, and queue its ingest; 400/413/503 in the envelope otherwise, nothing kept."""
+    upload_check_size(upload.size)
     dataset_id = uuid.uuid4()
     folder = dataset_dir(dataset_id)
+    source = folder / "source.csv"
     try:
         folder.mkdir(parents=True, exist_ok=False)
-        source = folder / "source.csv"
-        _store_upload(upload, source)
+        received = folder / "upload"
+        _store_upload(upload, received)
+        compression = decompress(received, source, settings.MAX_UPLOAD_BYTES)
+        if compression is None:
+            received.replace(source)
+        else:
+            received.unlink()
+        size = source.stat().st_size
+        with open(source, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+        dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS,
+                        max_name_chars=settings.MAX_COLUMN_NAME_CHARS)
+        reserve_or_refuse(owner.id, size, "This upload")  # counted before it is kept: racing uploads cannot overshoot
+    except TooLargeDecompressed as exc:
+        remove_tree(folder)
+        raise TooLarge(exc.message, exc.details) from None
+    except EngineError as exc:
+        remove_tree(folder)
+        raise Invalid(exc.message, exc.details) from None
     except BaseException:
         remove_tree(folder)
-        release(owner.id, size)
         raise
+    if compression:  # named after what the archive held: sales.csv.gz -> sales.csv
+        name, received = (plain_name(name) if name else name), plain_name(upload.name or "")
+    else:
+        received = upload.name
 
     def create():
         dataset = Dataset.objects.create(
             id=dataset_id,
             owner=owner,
-            name=clean_name(name, fallback=clean_name(upload.name, "upload.csv")),
+            name=clean_name(name, fallback=clean_name(received, "upload.csv")),
             size_bytes=size,
             stored_bytes=size,
             encoding=dialect.encoding,

@@ -42,7 +42,7 @@ def test_raw_text_csv_body_upload(client_a):
     [
         (b"", "The file is empty.", True),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "The file is a PNG image, not a CSV text file.", True),
-        (b"PK\x03\x04\x14\x00\x06\x00", "The file is a ZIP archive (or an Excel/Office document), not a CSV text file.", True),
+        (b"PK\x03\x04\x14\x00\x06\x00", "The zip archive could not be decompressed: it is damaged or incomplete.", True),
         (b"a,b\n1,\x00\x00\n", "The file contains NUL bytes, so it is binary, not text.", True),
         (b"a,b\n", "The file has a header row but no data rows.", False),
         (b"a,a\n1,2\n", "The column name 'a' appears twice (columns 1 and 2).", False),
