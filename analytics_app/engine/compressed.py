@@ -60,7 +60,7 @@ def decompress(src: Path, dest: Path, limit: int) -> str | None:
     except EngineError:
         dest.unlink(missing_ok=True)
         raise
-    except (OSError, EOFError, zipfile.BadZipFile, zstandard.ZstdError, NotImplementedError, RuntimeError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zstandard.ZstdError, NotImplementedError, RuntimeError):
         dest.unlink(missing_ok=True)
         raise reject(f"The {kind} archive could not be decompressed: it is damaged or incomplete.",
                      not_csv=True) from None

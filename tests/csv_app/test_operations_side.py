@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from csv_app.models import Dataset, Task
 from csv_app.services.datasets import datasets_purge_expired
-from tests.conftest import upload
 
 pytestmark = pytest.mark.django_db
 
