@@ -96,6 +96,8 @@ class Task(models.Model):
     result_row_count = models.BigIntegerField(null=True, blank=True)
     result_columns = models.JSONField(default=list, blank=True)
     result_value = models.JSONField(null=True, blank=True)
+    schedule = models.ForeignKey("Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs",
+                                 help_text="The recurring job this task is a run of.")
     # What the result's own files take (not those it shares with its dataset), export copies included.
     stored_bytes = models.BigIntegerField(default=0)
 
@@ -132,3 +134,28 @@ class StorageUse(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
                                 related_name="storage_use")
     used_bytes = models.BigIntegerField(default=0)
+
+
+class Schedule(models.Model):
+    """A recurring job: an operation request run on a cron line (in a timezone) or every N seconds, by
+    django-celery-beat's database scheduler (its PeriodicTask calls csv_app.tasks.run_schedule). Each run is an
+    ordinary task pointing back here. Paused by its owner, or by ravid with a reason (its dataset was deleted)."""
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schedules")
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="schedules")
+    source_task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="schedules")
+    reads_task_result = models.BooleanField(default=False)
+    operation = models.CharField(max_length=32)
+    parameters = models.JSONField(default=dict, blank=True)
+    cron = models.CharField(max_length=120, blank=True, default="")
+    timezone = models.CharField(max_length=64, blank=True, default="UTC")
+    every_seconds = models.PositiveIntegerField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    paused_reason = models.CharField(max_length=255, blank=True, default="")
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="ravid_schedule")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

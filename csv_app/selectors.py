@@ -7,7 +7,7 @@ from analytics_app.engine.results import Result
 from analytics_app.engine.tables import Table
 
 from .exceptions import NotFound
-from .models import Dataset, Task
+from .models import Dataset, Schedule, Task
 from .storage import media_path
 
 
@@ -54,6 +54,14 @@ def task_get_for_user(user, task_id) -> Task:
     try:
         return tasks_visible_to(user).get(id=_uuid_or_404(task_id))
     except Task.DoesNotExist:
+        raise NotFound() from None
+
+
+def schedule_get_for_owner(user, schedule_id) -> Schedule:
+    """The user's own schedule; 404 for anyone else's, as for one that does not exist."""
+    try:
+        return Schedule.objects.get(id=_uuid_or_404(schedule_id), owner=user)
+    except Schedule.DoesNotExist:
         raise NotFound() from None
 
 

@@ -14,6 +14,7 @@ from .services.datasets import datasets_purge_expired
 from .selectors import task_status
 from .services.queue import task_requeue
 from .services.runner import DEFER, task_execute, worker_identity
+from .services.schedules import schedule_run
 from .services.sweep import tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale
 from .storage import warm_engine
 
@@ -93,6 +94,13 @@ def run_task(self, task_id: str) -> str | None:
     except DatabaseError:
         logger.exception("database error running task", extra={"ravid_task_id": task_id})
         raise
+
+
+@shared_task(name="csv_app.tasks.run_schedule", ignore_result=True)
+def run_schedule(schedule_id: str) -> str | None:
+    """One run of a recurring job, sent by beat: submits the operation as an ordinary task and returns its id."""
+    task = schedule_run(schedule_id)
+    return str(task.id) if task is not None else None
 
 
 @shared_task(name="csv_app.tasks.sweep_stale_tasks", ignore_result=True)

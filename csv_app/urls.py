@@ -1,7 +1,7 @@
 """The /api/ routes."""
 from django.urls import path
 
-from .apis import accounts, datasets, discovery, tasks
+from .apis import accounts, datasets, discovery, schedules, tasks
 
 urlpatterns = [
     path("", discovery.ApiIndexApi.as_view(), name="api-index"),
@@ -23,6 +23,11 @@ urlpatterns = [
     path("datasets/<str:dataset_id>/share/", datasets.DatasetShareApi.as_view()),
     path("datasets/<str:dataset_id>/share/<int:user_id>/", datasets.DatasetUnshareApi.as_view(), name="dataset-unshare"),
     path("perform-operation/", tasks.OperationSubmitApi.as_view(), name="perform-operation"),
+    path("schedules/", schedules.ScheduleListApi.as_view(), name="schedule-list"),
+    path("schedules/<str:schedule_id>/", schedules.ScheduleDetailApi.as_view(), name="schedule-detail"),
+    path("schedules/<str:schedule_id>/pause/", schedules.SchedulePauseApi.as_view(), name="schedule-pause"),
+    path("schedules/<str:schedule_id>/resume/", schedules.ScheduleResumeApi.as_view(), name="schedule-resume"),
+    path("schedules/<str:schedule_id>/runs/", schedules.ScheduleRunsApi.as_view(), name="schedule-runs"),
     path("task-status/", tasks.TaskStatusApi.as_view(), name="task-status"),
     path("tasks/", tasks.TaskListApi.as_view(), name="task-list"),
     path("tasks/<str:task_id>/", tasks.TaskDetailApi.as_view(), name="task-detail"),

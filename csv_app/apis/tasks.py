@@ -1,4 +1,7 @@
 """Submit operations and follow them: status, rows, download, cancel, delete, list."""
+from dataclasses import dataclass
+from typing import Any
+
 from django.http import FileResponse
 from django.urls import reverse
 from drf_yasg import openapi
@@ -110,23 +113,62 @@ class StatusQuerySerializer(serializers.Serializer):
     n = serializers.IntegerField(required=False, default=100, min_value=0, max_value=1000)
 
 
+@dataclass
+class OperationRequest:
+    """What a submit (or a schedule) asks for: its input, the operation, the operation's parameters, and the
+    request's own fields (`head`)."""
+    dataset: Any
+    source_task: Task | None
+    operation: str
+    params: dict
+    head: dict
+
+
+def read_operation_request(request, head_serializer) -> OperationRequest:
+    """The body of an operation request: `file_id` or `task_id`, `operation`, the fields `head_serializer` knows,
+    and beside them the operation's parameters. 400/404 in the envelope otherwise."""
+    if not isinstance(request.data, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    checked = head_serializer(data=request.data)
+    checked.is_valid(raise_exception=True)
+    given = checked.validated_data
+    operation = given["operation"]
+    if operation not in all_operations():
+        raise ApiError(400, f"Unknown operation '{operation}'. Use one of: {', '.join(all_operations())}.",
+                       {"operation": [f"unknown operation '{operation}'"]})
+    source_task = None
+    if "task_id" in given:
+        source_task = task_get_for_user(request.user, given["task_id"])
+        dataset = source_task.dataset
+    else:
+        dataset = dataset_get_for_user(request.user, given["file_id"])
+    params = {k: v for k, v in request.data.items() if k not in head_serializer().fields}
+    return OperationRequest(dataset, source_task, operation, params, given)
+
+
+class OperationRequestHead(serializers.Serializer):
+    class Meta:
+        ref_name = "OperationRequestHead"
+
+    file_id = serializers.UUIDField(required=False, help_text="The dataset to read.")
+    task_id = serializers.UUIDField(required=False, help_text="Or: a finished task whose table result to read.")
+    operation = serializers.CharField(max_length=32)
+
+    def validate(self, attrs):
+        if "file_id" in attrs and "task_id" in attrs:
+            raise serializers.ValidationError({"file_id": ["Give file_id (a dataset) or task_id (a task's result), not both."]})
+        if "file_id" not in attrs and "task_id" not in attrs:
+            raise serializers.ValidationError({"file_id": ["Neither file_id nor task_id was given: give file_id (the dataset to read) or task_id (a finished task whose result to read)."]})
+        return attrs
+
+
 class OperationSubmitApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(OperationRequestHead):
         class Meta:
             ref_name = "OperationSubmitInput"
 
-        file_id = serializers.UUIDField(required=False, help_text="The dataset to read.")
-        task_id = serializers.UUIDField(required=False, help_text="Or: a finished task whose table result to read.")
-        operation = serializers.CharField(max_length=32)
         fresh = serializers.BooleanField(required=False, default=False,
                                          help_text="Compute again even when an identical request already succeeded.")
-
-        def validate(self, attrs):
-            if "file_id" in attrs and "task_id" in attrs:
-                raise serializers.ValidationError({"file_id": ["Give file_id (a dataset) or task_id (a task's result), not both."]})
-            if "file_id" not in attrs and "task_id" not in attrs:
-                raise serializers.ValidationError({"file_id": ["Neither file_id nor task_id was given: give file_id (the dataset to read) or task_id (a finished task whose result to read)."]})
-            return attrs
 
     @swagger_auto_schema(
         operation_summary="Start an operation on a dataset",
@@ -154,23 +196,9 @@ class OperationSubmitApi(APIView):
         tags=["tasks"],
     )
     def post(self, request):
-        if not isinstance(request.data, dict):
-            raise ApiError(400, "The body must be a JSON object.")
-        head_data = self.InputSerializer(data=request.data)
-        head_data.is_valid(raise_exception=True)
-        operation = head_data.validated_data["operation"]
-        if operation not in all_operations():
-            raise ApiError(400, f"Unknown operation '{operation}'. Use one of: {', '.join(all_operations())}.",
-                           {"operation": [f"unknown operation '{operation}'"]})
-        source_task = None
-        if "task_id" in head_data.validated_data:
-            source_task = task_get_for_user(request.user, head_data.validated_data["task_id"])
-            dataset = source_task.dataset
-        else:
-            dataset = dataset_get_for_user(request.user, head_data.validated_data["file_id"])
-        params = {k: v for k, v in request.data.items() if k not in ("file_id", "task_id", "operation", "fresh")}
-        task, reused = task_submit(user=request.user, dataset=dataset, operation=operation, params=params,
-                                   source_task=source_task, fresh=head_data.validated_data["fresh"])
+        req = read_operation_request(request, self.InputSerializer)
+        task, reused = task_submit(user=request.user, dataset=req.dataset, operation=req.operation, params=req.params,
+                                   source_task=req.source_task, fresh=req.head["fresh"])
         return Response(
             {"message": "Operation started" if not reused or not task.is_finished else "Result reused",
              "task_id": str(task.id), "status_url": reverse("task-detail", args=[task.id]), "reused": reused},

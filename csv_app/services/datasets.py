@@ -121,7 +121,10 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
 
 
 def dataset_delete(dataset: Dataset) -> None:
-    """Delete a dataset, its tasks and every file of theirs; their owners get the bytes back."""
+    """Delete a dataset, its tasks and every file of theirs; their owners get the bytes back; the schedules that
+    read it are paused, saying why."""
+    from .schedules import schedules_pause_for_dataset  # schedules submit through the tasks service, which needs this one
+
     dataset_id, owner_id = dataset.id, dataset.owner_id  # delete() clears the instance's primary key
     with transaction.atomic():
         tasks = list(dataset.tasks.select_for_update().values_list("id", "owner_id", "stored_bytes"))
@@ -129,6 +132,7 @@ def dataset_delete(dataset: Dataset) -> None:
             status=Task.Status.REVOKED
         )
         stored = Dataset.objects.filter(id=dataset_id).values_list("stored_bytes", flat=True).first() or 0
+        schedules_pause_for_dataset(dataset_id, f"The dataset '{dataset.name}' this schedule read was deleted.")
         dataset.delete()
         release(owner_id, stored)
         for _, task_owner, task_bytes in tasks:

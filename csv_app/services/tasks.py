@@ -43,12 +43,9 @@ def _source_schema(dataset: Dataset, source_task: Task | None) -> list[dict]:
     return dataset.columns
 
 
-def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_task: Task | None = None,
-                fresh: bool = False) -> tuple[Task, bool]:
-    """Validate the parameters against the input table and queue the operation. Returns the task and whether it
-    is a reused one: an identical task queued or running, or (unless `fresh`) an identical one that succeeded on
-    the same input, whose result is still there. Datasets and results never change once READY, so an identical
-    request has the same answer. Only a task the user may see is reused: their own, or one shared with them."""
+def operation_validate(*, dataset: Dataset, operation: str, params: dict, source_task: Task | None = None) -> dict:
+    """The operation's parameters checked against its input (its columns, and a cheap look at its data); the clean
+    parameters, or InvalidParameters / Conflict naming what is wrong."""
     op = get_operation(operation)
     if op is None:
         raise InvalidParameters({"operation": [f"Unknown operation '{operation}'."]})
@@ -56,6 +53,16 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
     if op.preflight is not None:
         with engine() as con:
             op.check_data(con, task_result_table(source_task) if source_task else dataset_table(dataset), clean)
+    return clean
+
+
+def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_task: Task | None = None,
+                fresh: bool = False, schedule=None) -> tuple[Task, bool]:
+    """Validate the parameters against the input table and queue the operation. Returns the task and whether it
+    is a reused one: an identical task queued or running, or (unless `fresh`) an identical one that succeeded on
+    the same input, whose result is still there. Datasets and results never change once READY, so an identical
+    request has the same answer. Only a task the user may see is reused: their own, or one shared with them."""
+    clean = operation_validate(dataset=dataset, operation=operation, params=params, source_task=source_task)
     key = _idempotency_key(dataset.id, source_task.id if source_task else None, operation, clean)
     live = Task.objects.filter(
         owner=user, dataset=dataset, idempotency_key=key, status__in=[S.PENDING, S.STARTED]
@@ -74,7 +81,7 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
     def create():
         task = Task.objects.create(
             owner=user, dataset=dataset, source_task=source_task, reads_task_result=source_task is not None,
-            operation=operation, parameters=clean,
+            operation=operation, parameters=clean, schedule=schedule,
             idempotency_key=key, enqueued_at=timezone.now(),
         )
         task_enqueue_on_commit(task)

@@ -57,6 +57,8 @@ USER_MAX_QUEUED = env.int("USER_MAX_QUEUED", default=200)
 # A user running this many jobs has their next one give way (wait a second, then try again) while another user,
 # running fewer, has a job waiting; alone, a user may use every worker. 0: no such rule.
 USER_MAX_RUNNING = env.int("USER_MAX_RUNNING", default=1)
+# Recurring jobs (schedules) one user may have.
+USER_MAX_SCHEDULES = env.int("USER_MAX_SCHEDULES", default=20)
 TASK_SWEEP_INTERVAL_SECONDS = env.int("TASK_SWEEP_INTERVAL_SECONDS", default=30)
 
 CELERY_BEAT_SCHEDULE = {

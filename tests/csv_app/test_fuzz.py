@@ -50,7 +50,9 @@ HUGE = [2**63, 2**64 + 1, -(2**63) - 1, 10**40]
 
 def _real_ids(client_a, ready_dataset, run_operation, other_user) -> dict:
     file_id = ready_dataset("a,b\n1,2\n3,4\n")
-    return {"dataset_id": file_id, "task_id": run_operation(file_id, "dedup")["task_id"], "user_id": other_user.id}
+    schedule = client_a.post("/api/schedules/", {"file_id": file_id, "operation": "dedup", "every": 3600}, format="json")
+    return {"dataset_id": file_id, "task_id": run_operation(file_id, "dedup")["task_id"], "user_id": other_user.id,
+            "schedule_id": schedule.json()["id"]}
 
 
 @pytest.mark.django_db
