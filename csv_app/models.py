@@ -98,6 +98,12 @@ class Task(models.Model):
     result_value = models.JSONField(null=True, blank=True)
     schedule = models.ForeignKey("Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs",
                                  help_text="The recurring job this task is a run of.")
+    # A completion webhook: where the task's body is POSTed when it ends, and how that delivery stands.
+    callback_url = models.URLField(max_length=2000, blank=True, default="")
+    callback_origin = models.CharField(max_length=255, blank=True, default="",
+                                       help_text="The scheme and host the task was submitted to: its links' base.")
+    webhook_status = models.CharField(max_length=16, blank=True, default="")  # pending, delivered, failed
+    webhook_next_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # What the result's own files take (not those it shares with its dataset), export copies included.
     stored_bytes = models.BigIntegerField(default=0)
 
@@ -150,6 +156,8 @@ class Schedule(models.Model):
     cron = models.CharField(max_length=120, blank=True, default="")
     timezone = models.CharField(max_length=64, blank=True, default="UTC")
     every_seconds = models.PositiveIntegerField(null=True, blank=True)
+    callback_url = models.URLField(max_length=2000, blank=True, default="")
+    callback_origin = models.CharField(max_length=255, blank=True, default="")
     enabled = models.BooleanField(default=True)
     paused_reason = models.CharField(max_length=255, blank=True, default="")
     periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
@@ -159,3 +167,23 @@ class Schedule(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver a task's completion webhook."""
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    attempt = models.PositiveSmallIntegerField()
+    at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["attempt"]
+
+
+class WebhookSecret(models.Model):
+    """The key a user's webhooks are signed with (HMAC-SHA256 of the body)."""
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="webhook_secret")
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now=True)

@@ -7,6 +7,7 @@ from celery.signals import worker_init, worker_process_init, worker_ready, worke
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.utils import timezone
 
 from analytics_app.registry import all_operations
 
@@ -15,6 +16,9 @@ from .selectors import task_status
 from .services.queue import task_requeue
 from .services.runner import DEFER, task_execute, worker_identity
 from .services.schedules import schedule_run
+from .services.webhooks import webhook_deliver, webhook_due_ids
+from .apis.tasks import webhook_body
+from .models import Task
 from .services.sweep import tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale
 from .storage import warm_engine
 
@@ -101,6 +105,28 @@ def run_schedule(schedule_id: str) -> str | None:
     """One run of a recurring job, sent by beat: submits the operation as an ordinary task and returns its id."""
     task = schedule_run(schedule_id)
     return str(task.id) if task is not None else None
+
+
+@shared_task(name="csv_app.tasks.deliver_webhook", ignore_result=True)
+def deliver_webhook(task_id: str) -> str | None:
+    """Deliver a task's completion webhook; a retry due within ten minutes is queued with that countdown, a later
+    one is left to deliver_due_webhooks (long countdowns outlive the broker's visibility timeout)."""
+    outcome = webhook_deliver(task_id, webhook_body)
+    if outcome == "pending":
+        due = Task.objects.filter(id=task_id).values_list("webhook_next_at", flat=True).first()
+        delay = max(0.0, (due - timezone.now()).total_seconds()) if due else None
+        if delay is not None and delay <= 600:
+            deliver_webhook.apply_async((task_id,), countdown=delay, queue="small")
+    return outcome
+
+
+@shared_task(name="csv_app.tasks.deliver_due_webhooks", ignore_result=True)
+def deliver_due_webhooks() -> int:
+    """Every webhook whose delivery is due (a retry, or one whose first message was lost)."""
+    delivered = 0
+    for task_id in webhook_due_ids():
+        delivered += webhook_deliver(task_id, webhook_body) == "delivered"
+    return delivered
 
 
 @shared_task(name="csv_app.tasks.sweep_stale_tasks", ignore_result=True)

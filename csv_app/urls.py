@@ -12,6 +12,8 @@ urlpatterns = [
     path("token/refresh/", accounts.TokenRefreshApi.as_view(), name="token-refresh"),
     path("logout/", accounts.LogoutApi.as_view(), name="logout"),
     path("me/", accounts.MeApi.as_view(), name="me"),
+    path("me/webhook-secret", accounts.WebhookSecretApi.as_view(), name="webhook-secret"),
+    path("me/webhook-secret/", accounts.WebhookSecretApi.as_view()),
     path("upload-csv/", datasets.DatasetUploadApi.as_view(), name="upload-csv"),
     path("datasets/", datasets.DatasetListApi.as_view(), name="dataset-list"),
     path("datasets/<str:dataset_id>/", datasets.DatasetDetailApi.as_view(), name="dataset-detail"),

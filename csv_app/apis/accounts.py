@@ -2,7 +2,7 @@
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_yasg import openapi
-from drf_yasg.utils import swagger_auto_schema
+from drf_yasg.utils import no_body, swagger_auto_schema
 from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -14,6 +14,7 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from ..errors import ApiError
 from ..services.quota import quota_bytes, storage_used
+from ..services.webhooks import webhook_secret
 from ..services.accounts import login_refusal, tokens_for, user_authenticate, user_logout, user_register
 
 ERROR_SCHEMA = openapi.Schema(
@@ -200,3 +201,22 @@ class MeApi(APIView):
             "id": user.id, "username": user.username, "email": user.email, "date_joined": user.date_joined,
             "storage_used_bytes": storage_used(user.id), "storage_quota_bytes": quota_bytes(),
         }).data)
+
+
+class WebhookSecretApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "WebhookSecretOutput"
+
+        secret = serializers.CharField(help_text="Your webhooks carry X-Ravid-Signature: sha256=<HMAC-SHA256 of "
+                                                 "the body with this secret, hex>.")
+
+    @swagger_auto_schema(operation_summary="Your webhook signing secret (made on first use)",
+                         responses={200: OutputSerializer}, tags=["accounts"])
+    def get(self, request):
+        return Response({"secret": webhook_secret(request.user)})
+
+    @swagger_auto_schema(operation_summary="Rotate your webhook signing secret", request_body=no_body,
+                         responses={200: OutputSerializer}, tags=["accounts"])
+    def post(self, request):
+        return Response({"secret": webhook_secret(request.user, rotate=True)})

@@ -25,8 +25,8 @@ class ScheduleOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Schedule
-        fields = ["id", "operation", "parameters", "file_id", "task_id", "cron", "timezone", "every", "enabled",
-                  "paused_reason", "created_at", "last_run_at", "runs_url"]
+        fields = ["id", "operation", "parameters", "file_id", "task_id", "cron", "timezone", "every", "callback_url",
+                  "enabled", "paused_reason", "created_at", "last_run_at", "runs_url"]
 
     def get_runs_url(self, schedule) -> str:
         return reverse("schedule-runs", args=[schedule.id])
@@ -42,6 +42,8 @@ class ScheduleInputSerializer(OperationRequestHead):
                                      help_text="The cron line's IANA timezone (default UTC).")
     every = serializers.IntegerField(required=False, min_value=1, max_value=366 * 24 * 3600,
                                      help_text=f"Or: run every this many seconds (at least {MIN_EVERY_SECONDS}).")
+    callback_url = serializers.CharField(required=False, max_length=2000,
+                                         help_text="Each run's completion is POSTed here (see perform-operation).")
 
 
 def owned_schedule(request, schedule_id) -> Schedule:
@@ -77,7 +79,9 @@ class ScheduleListApi(APIView):
         req = read_operation_request(request, ScheduleInputSerializer)
         schedule = schedule_create(user=request.user, dataset=req.dataset, source_task=req.source_task,
                                    operation=req.operation, params=req.params, cron=req.head.get("cron"),
-                                   tz=req.head.get("timezone") or "UTC", every=req.head.get("every"))
+                                   tz=req.head.get("timezone") or "UTC", every=req.head.get("every"),
+                                   callback_url=req.head.get("callback_url", ""),
+                                   callback_origin=request.build_absolute_uri("/").rstrip("/"))
         return Response(schedule_body(schedule), status=status.HTTP_201_CREATED)
 
 

@@ -2,7 +2,10 @@
 from dataclasses import dataclass
 from typing import Any
 
+from urllib.parse import urlsplit
+
 from django.http import FileResponse
+from django.test import RequestFactory
 from django.urls import reverse
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema, swagger_serializer_method
@@ -58,6 +61,20 @@ class ResultOutputSerializer(serializers.Serializer):
                                                              "a matrix, a chart's points).")
 
 
+class WebhookDeliveryOutputSerializer(serializers.Serializer):
+    attempt = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    status_code = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+
+
+class WebhookOutputSerializer(serializers.Serializer):
+    url = serializers.URLField()
+    status = serializers.CharField(help_text="pending, delivered, failed (after about a day of attempts)")
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    deliveries = WebhookDeliveryOutputSerializer(many=True)
+
+
 class TaskOutputSerializer(serializers.Serializer):
     """A task as the API shows it; context: request, and n (how many result rows to include)."""
 
@@ -78,6 +95,17 @@ class TaskOutputSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(format=None, allow_null=True)
     result = serializers.SerializerMethodField(help_text="On SUCCESS only.")
     error = serializers.CharField(required=False, help_text="On FAILURE only: why, in a sentence.")
+    webhook = serializers.SerializerMethodField(help_text="When the task has a callback_url: where its completion "
+                                                          "is POSTed, how that stands, and every attempt.")
+
+    @swagger_serializer_method(serializer_or_field=WebhookOutputSerializer)
+    def get_webhook(self, task):
+        if not task.callback_url:
+            return None
+        return {"url": task.callback_url, "status": task.webhook_status or "waiting for the task to end",
+                "next_attempt_at": task.webhook_next_at if task.webhook_status == "pending" else None,
+                "deliveries": [{"attempt": d.attempt, "at": d.at, "status_code": d.status_code, "error": d.error}
+                               for d in task.webhook_deliveries.all()]}
 
     @swagger_serializer_method(serializer_or_field=ResultOutputSerializer)
     def get_result(self, task):
@@ -102,11 +130,20 @@ class TaskOutputSerializer(serializers.Serializer):
             body.pop("result")
         if task.status != Task.Status.FAILURE:
             body.pop("error")
+        if body.get("webhook") is None:
+            body.pop("webhook")
         return body
 
 
 def task_body(request, task: Task, n: int = 100) -> dict:
     return TaskOutputSerializer(task, context={"request": request, "n": n}).data
+
+
+def webhook_body(task: Task) -> dict:
+    """What a completion webhook POSTs: the task's body, its links on the host it was submitted to."""
+    origin = urlsplit(task.callback_origin or "http://localhost")
+    request = RequestFactory().get("/", HTTP_HOST=origin.netloc, secure=origin.scheme == "https")
+    return {"event": "task.finished", "task": task_body(request, task, n=0)}
 
 
 class StatusQuerySerializer(serializers.Serializer):
@@ -169,6 +206,9 @@ class OperationSubmitApi(APIView):
 
         fresh = serializers.BooleanField(required=False, default=False,
                                          help_text="Compute again even when an identical request already succeeded.")
+        callback_url = serializers.CharField(required=False, max_length=2000, help_text=(
+            "POST the task's body here when it ends, signed with your webhook secret (X-Ravid-Signature). "
+            "https only, public addresses only."))
 
     @swagger_auto_schema(
         operation_summary="Start an operation on a dataset",
@@ -198,7 +238,9 @@ class OperationSubmitApi(APIView):
     def post(self, request):
         req = read_operation_request(request, self.InputSerializer)
         task, reused = task_submit(user=request.user, dataset=req.dataset, operation=req.operation, params=req.params,
-                                   source_task=req.source_task, fresh=req.head["fresh"])
+                                   source_task=req.source_task, fresh=req.head["fresh"],
+                                   callback_url=req.head.get("callback_url", ""),
+                                   callback_origin=request.build_absolute_uri("/").rstrip("/"))
         return Response(
             {"message": "Operation started" if not reused or not task.is_finished else "Result reused",
              "task_id": str(task.id), "status_url": reverse("task-detail", args=[task.id]), "reused": reused},

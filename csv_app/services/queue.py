@@ -51,6 +51,16 @@ def queue_for(task_id: str) -> str:
     return "heavy" if (rows or 0) > settings.HEAVY_JOB_ROWS else "small"
 
 
+def publish_webhook(task_id) -> None:
+    """Ask a worker to deliver a task's completion webhook now; if the broker is away, the periodic
+    deliver_due_webhooks finds it (its delivery is due in the database)."""
+    try:
+        celery_app.send_task("csv_app.tasks.deliver_webhook", args=[str(task_id)], queue="small")
+    except Exception:
+        logger.warning("could not queue a webhook delivery; the periodic one will",
+                       extra={"ravid_task_id": str(task_id)}, exc_info=True)
+
+
 def task_enqueue_on_commit(task: Task) -> None:
     """Publish the task when the surrounding transaction commits (a failure there undoes the transaction's work:
     see create_and_enqueue)."""

@@ -25,7 +25,9 @@ from ..models import Dataset, Task
 from ..selectors import task_result, task_status
 from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
 from .datasets import dataset_mark_failed, source_cleanup
+from .queue import publish_webhook
 from .quota import folder_bytes, over_quota_sentence, release, reserve
+from .webhooks import webhook_arm
 
 logger = logging.getLogger("ravid.tasks")
 S = Task.Status
@@ -335,4 +337,7 @@ def task_end(task: Task, status: str, reason: str = "", *, attempt: int | None =
         job = get_job(task.operation)
         if ended and status != S.SUCCESS and job is not None and job.makes_dataset:
             dataset_mark_failed(task.dataset_id, reason or f"The {'ingest' if job.reads_upload else 'save'} was cancelled.")
+        if ended and webhook_arm(task.id):  # its completion webhook goes once the end is committed
+            task_id = task.id
+            transaction.on_commit(lambda: publish_webhook(task_id))
     return bool(ended)

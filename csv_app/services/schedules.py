@@ -16,6 +16,7 @@ from ..exceptions import Conflict, DomainError, Invalid, NotFound, TooMany
 from ..models import Dataset, Schedule, Task
 from ..selectors import dataset_get_for_user, task_get_for_user
 from .tasks import operation_validate, task_submit
+from .webhooks import callback_check
 
 logger = logging.getLogger("ravid.schedules")
 RUN_SCHEDULE = "csv_app.tasks.run_schedule"
@@ -57,7 +58,8 @@ def _when(cron: str | None, tz: str, every: int | None) -> dict:
 
 
 def schedule_create(*, user, dataset: Dataset, source_task: Task | None, operation: str, params: dict,
-                    cron: str | None, tz: str, every: int | None) -> Schedule:
+                    cron: str | None, tz: str, every: int | None, callback_url: str = "",
+                    callback_origin: str = "") -> Schedule:
     """Check the request as a submit would (the parameters against the input), then create the schedule and its
     beat entry in one transaction."""
     count = Schedule.objects.filter(owner=user).count()
@@ -65,12 +67,14 @@ def schedule_create(*, user, dataset: Dataset, source_task: Task | None, operati
         raise TooMany(f"You have {count} schedules; at most {settings.USER_MAX_SCHEDULES} (USER_MAX_SCHEDULES). "
                       "Delete one you no longer need.")
     clean = operation_validate(dataset=dataset, operation=operation, params=params, source_task=source_task)
+    if callback_url:
+        callback_check(callback_url)
     with transaction.atomic():
         when = _when(cron, tz, every)
         schedule = Schedule.objects.create(
             owner=user, dataset=dataset, source_task=source_task, reads_task_result=source_task is not None,
             operation=operation, parameters=clean, cron=cron or "", timezone=tz if cron else "UTC",
-            every_seconds=every,
+            every_seconds=every, callback_url=callback_url, callback_origin=callback_origin[:255],
         )
         schedule.periodic_task = PeriodicTask.objects.create(
             name=f"ravid schedule {schedule.id}", task=RUN_SCHEDULE, args=json.dumps([str(schedule.id)]),
@@ -129,7 +133,8 @@ def schedule_run(schedule_id) -> Task | None:
                 raise NotFound("The task result this schedule reads was deleted.")
             source = task_get_for_user(schedule.owner, schedule.source_task_id)
         task, _ = task_submit(user=schedule.owner, dataset=dataset, operation=schedule.operation,
-                              params=schedule.parameters, source_task=source, fresh=True, schedule=schedule)
+                              params=schedule.parameters, source_task=source, fresh=True, schedule=schedule,
+                              callback_url=schedule.callback_url, callback_origin=schedule.callback_origin)
         return task
     except TooMany as exc:
         logger.warning("schedule run skipped", extra={"schedule_id": str(schedule.id), "reason": exc.message})

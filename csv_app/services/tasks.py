@@ -23,6 +23,7 @@ from .datasets import share_grant, share_revoke
 from .quota import release, reserve
 from .queue import create_and_enqueue, task_enqueue_on_commit, task_requeue
 from .runner import task_end
+from .webhooks import callback_check
 
 S = Task.Status
 
@@ -57,14 +58,17 @@ def operation_validate(*, dataset: Dataset, operation: str, params: dict, source
 
 
 def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_task: Task | None = None,
-                fresh: bool = False, schedule=None) -> tuple[Task, bool]:
+                fresh: bool = False, schedule=None, callback_url: str = "", callback_origin: str = "") -> tuple[Task, bool]:
     """Validate the parameters against the input table and queue the operation. Returns the task and whether it
     is a reused one: an identical task queued or running, or (unless `fresh`) an identical one that succeeded on
     the same input, whose result is still there. Datasets and results never change once READY, so an identical
     request has the same answer. Only a task the user may see is reused: their own, or one shared with them."""
     clean = operation_validate(dataset=dataset, operation=operation, params=params, source_task=source_task)
+    if callback_url:  # a task of its own, whose end is reported there: never another, reused one
+        callback_check(callback_url)
+        fresh = True
     key = _idempotency_key(dataset.id, source_task.id if source_task else None, operation, clean)
-    live = Task.objects.filter(
+    live = None if callback_url else Task.objects.filter(
         owner=user, dataset=dataset, idempotency_key=key, status__in=[S.PENDING, S.STARTED]
     ).first()
     if live is not None:
@@ -82,6 +86,7 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
         task = Task.objects.create(
             owner=user, dataset=dataset, source_task=source_task, reads_task_result=source_task is not None,
             operation=operation, parameters=clean, schedule=schedule,
+            callback_url=callback_url, callback_origin=callback_origin[:255],
             idempotency_key=key, enqueued_at=timezone.now(),
         )
         task_enqueue_on_commit(task)
@@ -113,7 +118,7 @@ def task_retry(task: Task) -> bool:
     """Queue a failed or cancelled task again from scratch; False when it is not one of those or the broker is down.
     Attempt numbers keep counting up, so an attempt still stopping can never pass for the new one."""
     if not Task.objects.filter(id=task.id, status__in=[S.FAILURE, S.REVOKED]).update(
-        status=S.PENDING, error="", stage="queued", finished_at=None
+        status=S.PENDING, error="", stage="queued", finished_at=None, webhook_status="", webhook_next_at=None
     ):
         return False
     return task_requeue(task.id)

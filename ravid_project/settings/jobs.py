@@ -57,6 +57,12 @@ USER_MAX_QUEUED = env.int("USER_MAX_QUEUED", default=200)
 # A user running this many jobs has their next one give way (wait a second, then try again) while another user,
 # running fewer, has a job waiting; alone, a user may use every worker. 0: no such rule.
 USER_MAX_RUNNING = env.int("USER_MAX_RUNNING", default=1)
+# Completion webhooks: https only and public addresses only unless these say otherwise (tests, private networks);
+# each attempt times out after WEBHOOK_TIMEOUT_SECONDS; the pauses between attempts, in seconds (about a day).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_RETRY_DELAYS = env.str("WEBHOOK_RETRY_DELAYS", default="10,30,120,600,1800,3600,10800,21600,43200")
 # Recurring jobs (schedules) one user may have.
 USER_MAX_SCHEDULES = env.int("USER_MAX_SCHEDULES", default=20)
 TASK_SWEEP_INTERVAL_SECONDS = env.int("TASK_SWEEP_INTERVAL_SECONDS", default=30)
@@ -65,6 +71,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-tasks": {
         "task": "csv_app.tasks.sweep_stale_tasks",
         "schedule": float(TASK_SWEEP_INTERVAL_SECONDS),
+    },
+    "deliver-due-webhooks": {
+        "task": "csv_app.tasks.deliver_due_webhooks",
+        "schedule": 15.0,
     },
     "purge-expired-data": {
         "task": "csv_app.tasks.purge_expired_data",

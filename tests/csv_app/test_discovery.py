@@ -57,7 +57,8 @@ def test_every_operation_has_its_parameters_in_the_openapi_document(api):
 def test_the_task_body_and_its_schema_have_the_same_keys(client_a, ready_dataset, run_operation):
     body = run_operation(ready_dataset("a,b\n1,2\n"), "unique", column="a")
     spec = client_a.get("/swagger.json").json()
-    assert set(spec["definitions"]["Task"]["properties"]) == set(body) | {"error"}
+    assert set(spec["definitions"]["Task"]["properties"]) == set(body) | {"error", "webhook"}, \
+        "error only on FAILURE, webhook only with a callback_url"
 
 
 def test_the_rows_endpoints_document_their_answer(api):
