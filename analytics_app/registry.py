@@ -56,6 +56,7 @@ class Upload:
     encoding: str
     delimiter: str
     columns: tuple[str, ...]
+    format: str = "csv"  # or "parquet"
 
 
 @dataclass

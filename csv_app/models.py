@@ -21,6 +21,7 @@ class Dataset(models.Model):
     stored_bytes = models.BigIntegerField(default=0)
     row_count = models.BigIntegerField(null=True, blank=True)
     columns = models.JSONField(default=list, blank=True)
+    source_format = models.CharField(max_length=16, blank=True, default="csv")  # csv or parquet: what ingest reads
     encoding = models.CharField(max_length=32, blank=True, default="")
     delimiter = models.CharField(max_length=4, blank=True, default="")
     source_file = models.CharField(max_length=512, blank=True, default="")

@@ -128,6 +128,25 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
+def check_names(header: list[str], max_columns: int, max_name_chars: int, line: int | None = None) -> None:
+    """A table's column names: at most `max_columns`, none blank, none longer than `max_name_chars`, none
+    reserved, none twice; EngineError naming the column otherwise (`line`: the header's line, for a CSV)."""
+    if len(header) > max_columns:
+        raise reject(f"The file has {len(header)} columns; at most {max_columns} are allowed.", line=line)
+    seen: dict[str, int] = {}
+    for index, name in enumerate(header, start=1):
+        if name == "":
+            raise reject(f"Column {index} of the header row has no name.", line=line)
+        if len(name) > max_name_chars:
+            raise reject(f"The name of column {index} is {len(name)} characters long; at most {max_name_chars} are "
+                         "allowed.", line=line)
+        if name == ROW_ID:
+            raise reject(f"The column name '{ROW_ID}' is reserved.", line=line)
+        if name in seen:
+            raise reject(f"The column name '{name}' appears twice (columns {seen[name]} and {index}).", line=line)
+        seen[name] = index
+
+
 def sniff(head: bytes, complete: bool, max_columns: int, max_name_chars: int = 256) -> Dialect:
     """The dialect of a CSV from its first bytes (`complete` when they are the whole file), or EngineError."""
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
@@ -145,20 +164,7 @@ def sniff(head: bytes, complete: bool, max_columns: int, max_name_chars: int = 2
     if not rows:
         raise reject("No header row was found.", line=1)
     header = [name.strip() for name in rows[0]]
-    if len(header) > max_columns:
-        raise reject(f"The file has {len(header)} columns; at most {max_columns} are allowed.", line=1)
-    seen: dict[str, int] = {}
-    for index, name in enumerate(header, start=1):
-        if name == "":
-            raise reject(f"Column {index} of the header row has no name.", line=1)
-        if len(name) > max_name_chars:
-            raise reject(f"The name of column {index} is {len(name)} characters long; at most {max_name_chars} are "
-                         "allowed.", line=1)
-        if name == ROW_ID:
-            raise reject(f"The column name '{ROW_ID}' is reserved.", line=1)
-        if name in seen:
-            raise reject(f"The column name '{name}' appears twice (columns {seen[name]} and {index}).", line=1)
-        seen[name] = index
+    check_names(header, max_columns, max_name_chars, line=1)
     if len(rows) == 1 and complete:
         raise reject("The file has a header row but no data rows.", line=2)
     for number, row in enumerate(rows[1:], start=2):

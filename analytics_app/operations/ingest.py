@@ -8,6 +8,7 @@ from rest_framework import serializers
 from ..engine.errors import EngineError
 from ..engine.execution import run_with_progress
 from ..engine.ingest import ingest_csv
+from ..engine.parquet_upload import ingest_parquet
 from ..engine.results import DATASET_FILE, PROFILE, PROFILE_FILE, TABLE, Result
 from ..engine.sniff import Dialect
 from ..engine.sql import session
@@ -33,9 +34,12 @@ def run(ctx: RunContext, params: dict) -> Result:
     upload = ctx.upload
     if upload is None or not upload.path.exists():
         raise EngineError("The uploaded file is no longer available; upload it again.")
-    dialect = Dialect(encoding=upload.encoding, delimiter=upload.delimiter, columns=tuple(upload.columns))
     table = ctx.result_dir / DATASET_FILE
-    written = ingest_csv(upload.path, table, dialect, ctx.limits, ctx.result_dir, ctx.on_progress)
+    if upload.format == "parquet":
+        written = ctx.compute(lambda con: ingest_parquet(con, upload.path, table, tuple(upload.columns)), "reading")
+    else:
+        dialect = Dialect(encoding=upload.encoding, delimiter=upload.delimiter, columns=tuple(upload.columns))
+        written = ingest_csv(upload.path, table, dialect, ctx.limits, ctx.result_dir, ctx.on_progress)
     files = {TABLE: DATASET_FILE}
     if ctx.profile_new_datasets and _profile(ctx, Table(table), written.columns):
         files[PROFILE] = PROFILE_FILE

@@ -13,7 +13,8 @@ from django.utils import timezone
 from analytics_app.engine.compressed import TooLargeDecompressed, decompress, plain_name
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.files import link_or_copy
-from analytics_app.engine.sniff import HEAD_BYTES, sniff
+from analytics_app.engine.parquet_upload import is_parquet, parquet_columns
+from analytics_app.engine.sniff import HEAD_BYTES, Dialect, sniff
 from analytics_app.registry import dataset_jobs, ingest_job, save_job
 
 from ..exceptions import Conflict, Invalid, NotFound, TooLarge
@@ -72,10 +73,14 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
         else:
             received.unlink()
         size = source.stat().st_size
-        with open(source, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
-        dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS,
-                        max_name_chars=settings.MAX_COLUMN_NAME_CHARS)
+        if is_parquet(source):  # kept under its own name; read once by the ingest
+            source = source.replace(folder / "source.parquet")
+            dialect = Dialect("", "", parquet_columns(source, settings.MAX_COLUMNS, settings.MAX_COLUMN_NAME_CHARS))
+        else:
+            with open(source, "rb") as handle:
+                head = handle.read(HEAD_BYTES)
+            dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS,
+                            max_name_chars=settings.MAX_COLUMN_NAME_CHARS)
         reserve_or_refuse(owner.id, size, "This upload")  # counted before it is kept: racing uploads cannot overshoot
     except TooLargeDecompressed as exc:
         remove_tree(folder)
@@ -98,6 +103,7 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
             name=clean_name(name, fallback=clean_name(received, "upload.csv")),
             size_bytes=size,
             stored_bytes=size,
+            source_format="parquet" if source.suffix == ".parquet" else "csv",
             encoding=dialect.encoding,
             delimiter=dialect.delimiter,
             columns=[{"name": c, "type": None} for c in dialect.columns],

@@ -227,7 +227,7 @@ def _context(task: Task, job: Operation, reporter: ProgressReporter, work_dir: P
               "profile_new_datasets": settings.PROFILE_ON_INGEST}
     if job.reads_upload:
         upload = Upload(media_path(dataset.source_file), dataset.encoding, dataset.delimiter,
-                        tuple(c["name"] for c in dataset.columns)) if dataset.source_file else None
+                        tuple(c["name"] for c in dataset.columns), dataset.source_format) if dataset.source_file else None
         return RunContext(source=None, schema=[], upload=upload, **common)
     if task.reads_task_result:
         source_task = Task.objects.filter(id=task.source_task_id).first()

@@ -75,3 +75,52 @@ def test_archives_that_are_not_one_csv_are_a_400_saying_why(client_a, settings):
     r = send(client_a, picture, "picture.gz")
     assert r.status_code == 400 and r.json()["error"] == "Invalid file format. Only CSV files are allowed."
     assert Dataset.objects.count() == 0 and folders(settings) == before
+
+
+def parquet_bytes(table) -> bytes:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def test_a_parquet_upload_is_checked_then_read_once_with_its_types(client_a):
+    import datetime as dt
+    import decimal
+
+    import pyarrow as pa
+
+    table = pa.table({
+        "city": pa.array(["Paris", "Rome", None]).dictionary_encode(),
+        "n": pa.array([1, 2, 3], pa.int32()),
+        "price": pa.array([decimal.Decimal("1.50"), decimal.Decimal("2.25"), None], pa.decimal128(6, 2)),
+        "day": pa.array([dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)]),
+        "ok": pa.array([True, False, True]),
+    })
+    r = send(client_a, parquet_bytes(table), "prices.parquet")
+    assert r.status_code == 201, r.content
+    assert run_pending(r.json()["task_id"]) == "SUCCESS"
+    dataset = client_a.get(f"/api/datasets/{r.json()['file_id']}/").json()
+    assert dataset["row_count"] == 3 and {c["name"]: c["type"] for c in dataset["columns"]} == {
+        "city": "string", "n": "integer", "price": "float", "day": "date", "ok": "boolean"}
+    rows = client_a.get(f"/api/datasets/{r.json()['file_id']}/rows?sort=n").json()["items"]
+    assert rows[0] == {"city": "Paris", "n": 1, "price": 1.5, "day": "2024-01-01", "ok": True}
+    assert rows[2]["city"] is None and rows[2]["price"] is None
+
+
+def test_a_parquet_upload_with_what_a_table_cannot_hold_is_a_400_naming_it(client_a, settings):
+    import pyarrow as pa
+
+    before = folders(settings)
+    nested = pa.table({"id": [1, 2], "tags": pa.array([["a"], ["b", "c"]])})
+    r = send(client_a, parquet_bytes(nested), "nested.parquet")
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("Column 2 ('tags') is of the Parquet type list<element: string>; columns must be")
+    empty = pa.table({"id": pa.array([], pa.int64())})
+    assert send(client_a, parquet_bytes(empty), "empty.parquet").json()["error"] == "The Parquet file has no rows."
+    damaged = parquet_bytes(pa.table({"id": [1]}))
+    r = send(client_a, damaged[:4] + b"\x00" * 64 + damaged[-4:], "damaged.parquet")
+    assert r.status_code == 400 and r.json()["details"]["file"] == [
+        "The Parquet file could not be read: it is damaged or incomplete."]
+    assert Dataset.objects.count() == 0 and folders(settings) == before
