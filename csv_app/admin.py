@@ -1,7 +1,7 @@
-"""Admin for datasets, shares and tasks, with filters, search and retry/cancel actions."""
+"""Admin for datasets, shares, tasks and schedules, with filters, search and retry/cancel actions."""
 from django.contrib import admin, messages
 
-from .models import Dataset, DatasetShare, Task
+from .models import Dataset, DatasetShare, Schedule, Task
 from .services.tasks import task_cancel, task_retry
 
 
@@ -45,3 +45,12 @@ class TaskAdmin(admin.ModelAdmin):
             task_cancel(task)
             count += 1
         self.message_user(request, f"{count} task(s) cancelled.", messages.SUCCESS)
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["id", "operation", "owner", "cron", "timezone", "every_seconds", "enabled", "paused_reason",
+                    "last_run_at"]
+    list_filter = ["enabled", "operation"]
+    search_fields = ["id", "owner__username", "dataset__name", "paused_reason"]
+    readonly_fields = [f.name for f in Schedule._meta.fields]

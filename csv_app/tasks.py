@@ -11,15 +11,15 @@ from django.utils import timezone
 
 from analytics_app.registry import all_operations
 
-from .services.datasets import datasets_purge_expired
+from .apis.tasks import webhook_body  # a webhook POSTs the task's body exactly as the API shows it
+from .models import Task
 from .selectors import task_status
+from .services.datasets import datasets_purge_expired
 from .services.queue import task_requeue
 from .services.runner import DEFER, task_execute, worker_identity
 from .services.schedules import schedule_run
-from .services.webhooks import webhook_deliver, webhook_due_ids
-from .apis.tasks import webhook_body
-from .models import Task
 from .services.sweep import tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale
+from .services.webhooks import webhook_deliver, webhook_due_ids
 from .storage import warm_engine
 
 logger = logging.getLogger("ravid.worker")

@@ -91,16 +91,15 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
     except BaseException:
         remove_tree(folder)
         raise
+    original_name = upload.name
     if compression:  # named after what the archive held: sales.csv.gz -> sales.csv
-        name, received = (plain_name(name) if name else name), plain_name(upload.name or "")
-    else:
-        received = upload.name
+        name, original_name = (plain_name(name) if name else name), plain_name(upload.name or "")
 
     def create():
         dataset = Dataset.objects.create(
             id=dataset_id,
             owner=owner,
-            name=clean_name(name, fallback=clean_name(received, "upload.csv")),
+            name=clean_name(name, fallback=clean_name(original_name, "upload.csv")),
             size_bytes=size,
             stored_bytes=size,
             source_format="parquet" if source.suffix == ".parquet" else "csv",

@@ -263,14 +263,19 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path) -> str:
     kept = folder_bytes(work_dir, own_only=True)
     if not reserve(task.owner_id, kept):  # counted before the result is kept; a job never takes a user past quota
         raise EngineError(over_quota_sentence("The result", kept, task.owner_id))
-    final = result_dir(task.id) / f"attempt-{task.attempts}"
-    remove_tree(final)
-    os.replace(work_dir, final)
-    result = result.at(final)
-    _remove_older_attempts(task)
-    if not task_end(task, S.SUCCESS, attempt=task.attempts, stored_bytes=kept, **_result_fields(result)):
+    ended = False
+    try:
+        final = result_dir(task.id) / f"attempt-{task.attempts}"
+        remove_tree(final)
+        os.replace(work_dir, final)
+        result = result.at(final)
+        _remove_older_attempts(task)
+        ended = task_end(task, S.SUCCESS, attempt=task.attempts, stored_bytes=kept, **_result_fields(result))
+    finally:
+        if not ended:  # lost the task (cancelled, requeued) or failed to keep the files: nothing is kept
+            release(task.owner_id, kept)
+    if not ended:
         remove_tree(result.folder)
-        release(task.owner_id, kept)
         return task_status(task.id) or S.REVOKED
     return S.SUCCESS
 

@@ -12,7 +12,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from analytics_app.engine.results import CONTENT_TYPES
-
 from analytics_app.registry import InvalidParameters, get_job, get_operation
 
 from ..exceptions import Conflict, Forbidden, TooMany
@@ -147,7 +146,7 @@ def task_download(task: Task, result, fmt: str) -> tuple[Path, str, bool]:
         result.export(con, fmt, scratch)
     size = scratch.stat().st_size
     with transaction.atomic():
-        Task.objects.select_for_update().filter(id=task.id).exists()  # one export copy at a time per task
+        list(Task.objects.select_for_update().filter(id=task.id).values_list("id", flat=True))  # one copy at a time
         ready = result.download(fmt)
         if ready is None and reserve(task.owner_id, size):
             target = result.export_path(fmt)

@@ -32,9 +32,10 @@ AXES_VERBOSE = False
 CSRF_FAILURE_VIEW = "csv_app.errors.csrf_failure_view"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy on every response (django-csp): scripts and styles from this site only (Swagger, Redoc
-# and the admin load theirs from /static/; their inline <script> blocks are JSON data, never run); Redoc's
-# workers from blob:, pictures from data:; no plugins, no framing, forms post here only.
+# Content-Security-Policy on every response (django-csp): scripts from this site only (Swagger, Redoc and the admin
+# load theirs from /static/; their inline <script> blocks are JSON data, never run); styles from this site and
+# inline (Swagger UI and Redoc set them); Redoc's workers from blob:, pictures from data:; no plugins, no framing,
+# forms post here only.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -141,6 +141,22 @@ def submit(api, file_id: str, **body) -> str:
     return r.json()["task_id"]
 
 
+def upload(api, path: Path) -> dict:
+    """Upload a CSV file as a raw body; the 201 body."""
+    with open(path, "rb") as handle:
+        r = api.post(f"/api/upload-csv/?name={path.name}", data=handle, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def upload_ready(api, path: Path) -> str:
+    """Upload a CSV file and wait until its ingest succeeded; the dataset's id."""
+    body = upload(api, path)
+    final, _ = api.wait(body["task_id"], timeout=300)
+    assert final["status"] == "SUCCESS", final
+    return body["file_id"]
+
+
 def wait_started(api, task_id: str, timeout: float = 60) -> dict:
     """Poll until the task runs past its start (its job reports a stage of its own)."""
     deadline = time.monotonic() + timeout

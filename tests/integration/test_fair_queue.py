@@ -5,18 +5,9 @@ import itertools
 import pytest
 
 from csv_app.models import Task
-from tests.integration.conftest import Api, submit, wait_started
+from tests.integration.conftest import Api, submit, upload, upload_ready, wait_started
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def ready(api, path) -> str:
-    with open(path, "rb") as handle:
-        r = api.post(f"/api/upload-csv/?name={path.name}", data=handle, headers={"Content-Type": "text/csv"})
-    assert r.status_code == 201, r.text
-    body, _ = api.wait(r.json()["task_id"], timeout=300)
-    assert body["status"] == "SUCCESS", body
-    return r.json()["file_id"]
 
 
 def test_another_users_job_starts_ahead_of_a_burst(start_worker, live_server, big_csv, tmp_path):
@@ -25,8 +16,8 @@ def test_another_users_job_starts_ahead_of_a_burst(start_worker, live_server, bi
     small = tmp_path / "small.csv"
     small.write_text("category\nx\ny\nx\n")
     start_worker(concurrency=2, DUCKDB_THREADS=1)
-    big = ready(a, big_csv)
-    single = ready(b, small)
+    big = upload_ready(a, big_csv)
+    single = upload_ready(b, small)
 
     numeric = ["amount", "quantity", "key", "id"]
     burst = [submit(a, big, operation="correlation", method="kendall", columns=list(pair))
@@ -53,14 +44,11 @@ def test_a_small_job_finishes_at_once_while_two_large_ingests_run(start_worker, 
     small.write_text("category\nx\ny\nx\n")
     start_worker(concurrency=2, nice=5)
     start_worker(concurrency=1, queues="small")
-    single = ready(api, small)
+    single = upload_ready(api, small)
 
     ingests = []
     for _ in range(2):
-        with open(big_csv, "rb") as handle:
-            r = api.post(f"/api/upload-csv/?name={big_csv.name}", data=handle, headers={"Content-Type": "text/csv"})
-        assert r.status_code == 201, r.text
-        ingests.append(r.json()["task_id"])
+        ingests.append(upload(api, big_csv)["task_id"])
     for task_id in ingests:
         wait_started(api, task_id)
     started = time.monotonic()

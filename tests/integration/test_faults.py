@@ -12,18 +12,9 @@ import pytest
 from django.conf import settings
 
 from csv_app.models import Task
-from tests.integration.conftest import ROOT, SLOW_WORK, expected_kendall, submit, wait_started, worker_env
+from tests.integration.conftest import ROOT, SLOW_WORK, expected_kendall, submit, upload_ready, wait_started, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-def upload_ready(api, path: Path) -> str:
-    with open(path, "rb") as handle:
-        r = api.post(f"/api/upload-csv/?name={path.name}", data=handle, headers={"Content-Type": "text/csv"})
-    assert r.status_code == 201, r.text
-    body, _ = api.wait(r.json()["task_id"], timeout=300)
-    assert body["status"] == "SUCCESS", body
-    return r.json()["file_id"]
-
-
 def result_folders(task_id: str) -> list[str]:
     folder = Path(settings.RESULTS_DIR) / task_id
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []

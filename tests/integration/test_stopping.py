@@ -7,26 +7,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from csv_app.models import Task
-from tests.integration.conftest import SLOW_WORK, submit, wait_started
+from tests.integration.conftest import SLOW_WORK, submit, upload, upload_ready, wait_started
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 # What a user notices: after a cancel, the next job on a one-process worker starts within this many seconds.
 FREED_WITHIN = 5.0
-
-
-def upload(api, path: Path) -> dict:
-    with open(path, "rb") as handle:
-        r = api.post(f"/api/upload-csv/?name={path.name}", data=handle, headers={"Content-Type": "text/csv"})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def upload_ready(api, path: Path) -> str:
-    body = upload(api, path)
-    final, _ = api.wait(body["task_id"], timeout=300)
-    assert final["status"] == "SUCCESS", final
-    return body["file_id"]
 
 
 def result_folders(task_id: str) -> list[str]:
