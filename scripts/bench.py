@@ -178,7 +178,9 @@ class Client:
 
     def operate(self, file_id: str, operation: str, params: dict, source: str = "file_id") -> float:
         started = time.perf_counter()
-        r = self.http.post(f"{self.url}/api/perform-operation/", json={source: file_id, "operation": operation, **params})
+        # fresh: time the work itself, never a reused result of an identical earlier request
+        r = self.http.post(f"{self.url}/api/perform-operation/",
+                           json={source: file_id, "operation": operation, "fresh": True, **params})
         r.raise_for_status()
         self.wait(r.json()["task_id"])
         return time.perf_counter() - started
