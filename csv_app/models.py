@@ -105,6 +105,8 @@ class Task(models.Model):
                                        help_text="The scheme and host the task was submitted to: its links' base.")
     webhook_status = models.CharField(max_length=16, blank=True, default="")  # pending, delivered, failed
     webhook_next_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Where the last attempt's time went, in seconds: queued_s, claim_s, compute_s, store_s.
+    timings = models.JSONField(default=dict, blank=True)
     # What the result's own files take (not those it shares with its dataset), export copies included.
     stored_bytes = models.BigIntegerField(default=0)
 

@@ -95,6 +95,9 @@ class TaskOutputSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(format=None, allow_null=True)
     result = serializers.SerializerMethodField(help_text="On SUCCESS only.")
     error = serializers.CharField(required=False, help_text="On FAILURE only: why, in a sentence.")
+    timings = serializers.JSONField(help_text=(
+        "Where the last attempt's time went, in seconds, once it ended: queued_s (submit to claim), claim_s, "
+        "compute_s (the job itself), store_s (its files put in place and the result recorded)."))
     webhook = serializers.SerializerMethodField(help_text="When the task has a callback_url: where its completion "
                                                           "is POSTed, how that stands, and every attempt.")
 

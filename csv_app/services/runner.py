@@ -164,17 +164,25 @@ def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_lim
     """
     if must_give_way(task_id):
         return DEFER
+    claiming = time.monotonic()
     task = _claim(task_id, worker or worker_identity())
     if task is None:
         return None
+    timings = {"queued_s": _seconds(task.started_at - task.enqueued_at) if task.enqueued_at else None,
+               "claim_s": round(time.monotonic() - claiming, 4)}
     token = logging_context.task_id.set(str(task.id))
     try:
-        return _execute(task, stop_errors, time_limit or settings.TASK_SOFT_TIME_LIMIT)
+        return _execute(task, stop_errors, time_limit or settings.TASK_SOFT_TIME_LIMIT, timings)
     finally:
         logging_context.task_id.reset(token)
 
 
-def _execute(task: Task, stop_errors: tuple, limit: int) -> str:
+def _seconds(delta) -> float:
+    return round(max(delta.total_seconds(), 0.0), 4)
+
+
+def _execute(task: Task, stop_errors: tuple, limit: int, timings: dict) -> str:
+    """Run the job; `timings` (queue wait, claim) gains the compute and store times and is recorded with the end."""
     job = get_job(task.operation)
     reporter = ProgressReporter(task.id, task.attempts, limit, job=job)
     work_dir = _attempt_dir(task)
@@ -184,8 +192,10 @@ def _execute(task: Task, stop_errors: tuple, limit: int) -> str:
     try:
         if job is None:
             raise EngineError(f"The operation '{task.operation}' no longer exists.")
+        computing = time.monotonic()
         result = job.execute(_context(task, job, reporter, work_dir), task.parameters)
-        status = _succeed(task, job, result, work_dir)
+        timings["compute_s"] = round(time.monotonic() - computing, 4)
+        status = _succeed(task, job, result, work_dir, timings)
     except Cancelled:
         if reporter.timed_out:
             reason = f"The task timed out after {limit} s."
@@ -207,7 +217,7 @@ def _execute(task: Task, stop_errors: tuple, limit: int) -> str:
         if status != S.SUCCESS:
             _clear_attempts(task)
     if reason:
-        task_end(task, S.FAILURE, reason, attempt=task.attempts)
+        task_end(task, S.FAILURE, reason, attempt=task.attempts, timings=timings)
         status = S.FAILURE
     elif status == S.REVOKED:
         task_end(task, S.REVOKED, attempt=task.attempts)
@@ -242,18 +252,19 @@ def _context(task: Task, job: Operation, reporter: ProgressReporter, work_dir: P
     return RunContext(source=source, schema=dataset.columns, profile_file=profile, **common)
 
 
-def _succeed(task: Task, job: Operation, result: Result, work_dir: Path) -> str:
+def _succeed(task: Task, job: Operation, result: Result, work_dir: Path, timings: dict | None = None) -> str:
     """Put the result's files in their final place, then record SUCCESS if this attempt still owns the task.
     An ingest's or a save's result becomes its dataset's table; any other job's folder becomes the task's result
     folder."""
+    storing, timings = time.monotonic(), dict(timings or {})
     if job.reads_upload:
-        return _succeed_dataset(task, result, work_dir)
+        return _succeed_dataset(task, result, work_dir, timings=timings, storing=storing)
     if job.makes_dataset:  # a saved dataset counts its whole table, reserved before it is kept
         size = folder_bytes(work_dir)
         if not reserve(task.owner_id, size):
             raise EngineError(over_quota_sentence("The dataset", size, task.owner_id))
         try:
-            status = _succeed_dataset(task, result, work_dir, counted=size)
+            status = _succeed_dataset(task, result, work_dir, counted=size, timings=timings, storing=storing)
         except BaseException:
             release(task.owner_id, size)
             raise
@@ -270,7 +281,9 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path) -> str:
         os.replace(work_dir, final)
         result = result.at(final)
         _remove_older_attempts(task)
-        ended = task_end(task, S.SUCCESS, attempt=task.attempts, stored_bytes=kept, **_result_fields(result))
+        timings["store_s"] = round(time.monotonic() - storing, 4)
+        ended = task_end(task, S.SUCCESS, attempt=task.attempts, stored_bytes=kept, timings=timings,
+                         **_result_fields(result))
     finally:
         if not ended:  # lost the task (cancelled, requeued) or failed to keep the files: nothing is kept
             release(task.owner_id, kept)
@@ -286,7 +299,8 @@ def _result_fields(result: Result) -> dict:
             "result_columns": result.columns, "result_value": result.value}
 
 
-def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | None = None) -> str:
+def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | None = None,
+                     timings: dict | None = None, storing: float | None = None) -> str:
     """An ingest's (or a save's) table becomes its dataset's, in one transaction that holds the task row: an
     attempt that lost the task (cancelled, requeued) never touches the dataset's folder. `counted`: the bytes
     already reserved for it (a save); an ingest's are counted again from disk once its upload is gone."""
@@ -298,7 +312,8 @@ def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | 
         result = result.moved_into(folder)
         remove_tree(work_dir)
         _clear_attempts(task)
-        task_end(task, S.SUCCESS, attempt=task.attempts, **_result_fields(result))
+        timings = {**(timings or {}), "store_s": round(time.monotonic() - (storing or time.monotonic()), 4)}
+        task_end(task, S.SUCCESS, attempt=task.attempts, timings=timings, **_result_fields(result))
         Dataset.objects.filter(id=task.dataset_id).update(
             status=Dataset.Status.READY, row_count=result.row_count, columns=result.columns,
             parquet_file=relative(result.table().path), error="",

@@ -122,3 +122,14 @@ def test_a_retry_keeps_counting_attempts(client_a, ready_dataset):
     Task.objects.filter(id=task_id).update(status=Task.Status.FAILURE)
     task_retry(Task.objects.get(id=task_id))
     assert run_pending(task_id) == "SUCCESS" and Task.objects.get(id=task_id).attempts == 2
+
+
+def test_a_finished_task_says_where_its_time_went(client_a, ready_dataset, run_operation, settings):
+    file_id = ready_dataset("a,b\n1,2\n3,4\n")
+    body = run_operation(file_id, "dedup")
+    timings = body["timings"]
+    assert set(timings) == {"queued_s", "claim_s", "compute_s", "store_s"}
+    assert all(isinstance(v, float) and 0 <= v < 60 for v in timings.values()), timings
+    settings.USER_QUOTA_BYTES = 1  # the next result cannot be kept: it fails after computing
+    failed = run_operation(file_id, "unique", column="a")
+    assert failed["status"] == "FAILURE" and set(failed["timings"]) == {"queued_s", "claim_s", "compute_s"}
