@@ -1,7 +1,12 @@
 """Page-number pagination with page_size, in the contract's list shape. `page` and `page_size` are checked like
 every other integer parameter: out of range (or not a number) is a 400 naming it, never clamped or ignored."""
+from drf_yasg import openapi
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
+
+# How a list endpoint's page parameters appear in the OpenAPI document, for views that declare them by hand.
+PAGE_PARAMETERS = [openapi.Parameter("page", openapi.IN_QUERY, type=openapi.TYPE_INTEGER),
+                   openapi.Parameter("page_size", openapi.IN_QUERY, type=openapi.TYPE_INTEGER)]
 
 
 class PageQuery(serializers.Serializer):

@@ -1,14 +1,13 @@
 """Recurring jobs: create (an operation request plus `cron`/`timezone` or `every`), list, read, pause, resume,
 delete, and the tasks each run made."""
 from django.urls import reverse
-from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..models import Schedule
-from ..pagination import PagePagination
+from ..pagination import PAGE_PARAMETERS, PagePagination
 from ..services.schedules import MIN_EVERY_SECONDS, schedule_create, schedule_delete, schedule_resume, \
     schedule_set_enabled
 from ..selectors import schedule_get_for_owner
@@ -46,14 +45,6 @@ class ScheduleInputSerializer(OperationRequestHead):
                                          help_text="Each run's completion is POSTed here (see perform-operation).")
 
 
-def owned_schedule(request, schedule_id) -> Schedule:
-    return schedule_get_for_owner(request.user, schedule_id)
-
-
-PAGE_PARAMETERS = [openapi.Parameter("page", openapi.IN_QUERY, type=openapi.TYPE_INTEGER),
-                   openapi.Parameter("page_size", openapi.IN_QUERY, type=openapi.TYPE_INTEGER)]
-
-
 def schedule_body(schedule: Schedule) -> dict:
     return ScheduleOutputSerializer(schedule).data
 
@@ -88,12 +79,12 @@ class ScheduleListApi(APIView):
 class ScheduleDetailApi(APIView):
     @swagger_auto_schema(operation_summary="A schedule", responses={200: ScheduleOutputSerializer}, tags=["schedules"])
     def get(self, request, schedule_id):
-        return Response(schedule_body(owned_schedule(request, schedule_id)))
+        return Response(schedule_body(schedule_get_for_owner(request.user, schedule_id)))
 
     @swagger_auto_schema(operation_summary="Delete a schedule (its runs stay, as tasks)", responses={204: "Deleted"},
                          tags=["schedules"])
     def delete(self, request, schedule_id):
-        schedule_delete(owned_schedule(request, schedule_id))
+        schedule_delete(schedule_get_for_owner(request.user, schedule_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -101,7 +92,7 @@ class SchedulePauseApi(APIView):
     @swagger_auto_schema(operation_summary="Pause a schedule", responses={200: ScheduleOutputSerializer},
                          tags=["schedules"])
     def post(self, request, schedule_id):
-        return Response(schedule_body(schedule_set_enabled(owned_schedule(request, schedule_id), False,
+        return Response(schedule_body(schedule_set_enabled(schedule_get_for_owner(request.user, schedule_id), False,
                                                            "Paused by its owner.")))
 
 
@@ -110,7 +101,7 @@ class ScheduleResumeApi(APIView):
                          responses={200: ScheduleOutputSerializer, 409: error_response("Its input is gone")},
                          tags=["schedules"])
     def post(self, request, schedule_id):
-        return Response(schedule_body(schedule_resume(owned_schedule(request, schedule_id))))
+        return Response(schedule_body(schedule_resume(schedule_get_for_owner(request.user, schedule_id))))
 
 
 class ScheduleRunsApi(APIView):
@@ -118,7 +109,7 @@ class ScheduleRunsApi(APIView):
                          manual_parameters=PAGE_PARAMETERS,
                          responses={200: TaskOutputSerializer(many=True)}, tags=["schedules"])
     def get(self, request, schedule_id):
-        schedule = owned_schedule(request, schedule_id)
+        schedule = schedule_get_for_owner(request.user, schedule_id)
         paginator = PagePagination()
         page = paginator.paginate_queryset(schedule.runs.select_related("dataset", "source_task", "owner"), request,
                                            view=self)

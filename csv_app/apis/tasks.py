@@ -21,7 +21,7 @@ from analytics_app.registry import all_operations
 
 from ..errors import ApiError
 from ..models import Task
-from ..pagination import PagePagination
+from ..pagination import PAGE_PARAMETERS, PagePagination, PageQuery
 from ..selectors import (
     dataset_get_for_user, task_get_for_user, task_result, task_result_table, tasks_of_user, tasks_visible_to,
 )
@@ -283,7 +283,7 @@ class TaskDetailApi(APIView):
 
 
 class TaskListApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(PageQuery):
         class Meta:
             ref_name = "TaskListFilter"
 
@@ -292,8 +292,6 @@ class TaskListApi(APIView):
         file_id = serializers.UUIDField(required=False)
         mine = serializers.BooleanField(required=False, help_text="true: only your own tasks, not those shared "
                                                                   "with you.")
-        page = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
-        page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
     def get_queryset(self):
         query = self.FilterSerializer(data=self.request.query_params)
@@ -314,8 +312,7 @@ class TaskListApi(APIView):
         openapi.Parameter("file_id", openapi.IN_QUERY, type=openapi.TYPE_STRING, format="uuid"),
         openapi.Parameter("mine", openapi.IN_QUERY, type=openapi.TYPE_BOOLEAN,
                           description="true: only your own tasks, not those shared with you"),
-        openapi.Parameter("page", openapi.IN_QUERY, type=openapi.TYPE_INTEGER),
-        openapi.Parameter("page_size", openapi.IN_QUERY, type=openapi.TYPE_INTEGER),
+        *PAGE_PARAMETERS,
     ], tags=["tasks"])
     def get(self, request):
         paginator = PagePagination()

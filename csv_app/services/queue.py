@@ -26,22 +26,30 @@ def publish(task_id: str, countdown: float | None = None) -> None:
     Flower and the API name a job alike. Heavy jobs go to their own queue, so a pool of small-job workers is never
     taken by them. A user's first job waiting goes to the front, their tenth or later to the back (priorities 0-9,
     0 first): one user's burst queues behind itself, not in front of everyone else's."""
-    celery_app.send_task(RUN_TASK, args=[task_id], task_id=task_id, queue=queue_for(task_id),
-                         priority=_priority(task_id), countdown=countdown)
+    row = _publish_row(task_id)
+    celery_app.send_task(RUN_TASK, args=[task_id], task_id=task_id, queue=queue_for(row),
+                         priority=_priority(task_id, row), countdown=countdown)
 
 
-def _priority(task_id: str) -> int:
-    owner = Task.objects.filter(id=task_id).values_list("owner_id", flat=True).first()
-    ahead = Task.objects.filter(owner_id=owner, status__in=[Task.Status.PENDING, Task.Status.STARTED]).exclude(
-        id=task_id).count() if owner is not None else 0
+def _publish_row(task_id: str) -> dict | None:
+    """The task's fields that choose its queue and priority, read once per publish."""
+    return Task.objects.filter(id=task_id).values(
+        "owner_id", "operation", "parameters", "reads_task_result", "dataset__row_count",
+        "source_task__result_row_count").first()
+
+
+def _priority(task_id: str, row: dict | None = None) -> int:
+    row = row if row is not None else _publish_row(task_id)
+    if row is None:
+        return 0
+    ahead = Task.objects.filter(owner_id=row["owner_id"], status__in=[Task.Status.PENDING, Task.Status.STARTED]) \
+        .exclude(id=task_id).count()
     return min(ahead, 9)
 
 
-def queue_for(task_id: str) -> str:
+def queue_for(row: dict | None) -> str:
     """'heavy' for an ingest, a job heavy by nature (Kendall's tau), or one that reads more than HEAVY_JOB_ROWS
-    rows; 'small' for the rest."""
-    row = Task.objects.filter(id=task_id).values(
-        "operation", "parameters", "reads_task_result", "dataset__row_count", "source_task__result_row_count").first()
+    rows; 'small' for the rest (`row`: the task's fields that publish reads)."""
     if row is None:
         return "small"
     job = get_job(row["operation"])

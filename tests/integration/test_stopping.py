@@ -1,5 +1,6 @@
 """Stopping work for real, on a real worker: a cancelled job frees its worker within seconds whatever it was doing,
 and a job over its memory bound fails clearly instead of taking the host down. Each measures what a user waits."""
+import time
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,6 @@ def result_folders(task_id: str) -> list[str]:
 def folders_gone(task_id: str, timeout: float = 10.0) -> list[str]:
     """A killed attempt's folder is removed by the worker's main process once the process is dead (within a
     second or so); a job that stopped by itself removed its own."""
-    import time
-
     deadline = time.monotonic() + timeout
     while result_folders(task_id) and time.monotonic() < deadline:
         time.sleep(0.1)
