@@ -89,7 +89,7 @@ JOB_MEMORY_LIMIT_MB = env.int("JOB_MEMORY_LIMIT_MB", default=3072)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("WORKER_MAX_MEMORY_PER_CHILD_MB", default=max(JOB_MEMORY_LIMIT_MB // 2, 0)) * 1024 or None
 # A cancelled job still running after this many seconds (stuck in C code that does not report progress) has its
 # pool process killed, so the worker is free for the next job.
-TASK_CANCEL_GRACE_SECONDS = env.float("TASK_CANCEL_GRACE_SECONDS", default=2.0)
+TASK_CANCEL_GRACE_SECONDS = env.float("TASK_CANCEL_GRACE_SECONDS", default=1.0)
 
 # The engine's resources per worker process.
 DUCKDB_MEMORY_LIMIT = env.str("DUCKDB_MEMORY_LIMIT", default="600MB")
