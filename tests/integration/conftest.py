@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +102,10 @@ class Api:
     def __init__(self, base: str, email: str):
         self.base = base.rstrip("/")
         self.http = requests.Session()
+        # A kept-alive connection the server closes just as a GET reuses it is reset (gunicorn's keep-alive race):
+        # reads are retried, never a POST.
+        retry = Retry(total=2, connect=2, read=2, status=0, allowed_methods={"GET"}, raise_on_status=False)
+        self.http.mount("http://", HTTPAdapter(max_retries=retry))
         password = "Integration-Passw0rd!"
         r = self.http.post(f"{self.base}/api/register/", json={"email": email, "password": password})
         assert r.status_code == 201, r.text
