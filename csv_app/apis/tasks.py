@@ -4,6 +4,7 @@ from typing import Any
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import FileResponse
 from django.test import RequestFactory
 from django.urls import reverse
@@ -26,6 +27,7 @@ from ..selectors import (
     dataset_get_for_user, task_get_for_user, task_result, task_result_table, tasks_of_user, tasks_visible_to,
 )
 from ..services.datasets import dataset_from_task
+from ..services.waiting import task_eta_seconds, task_revision, task_wait
 from ..services.tasks import task_cancel, task_delete, task_download, task_share, task_submit, task_unshare
 from ..storage import engine
 from .accounts import error_response
@@ -45,8 +47,15 @@ class ProgressOutputSerializer(serializers.Serializer):
                                             "done, failed, cancelled, requeued, 'waiting for your other jobs' "
                                             "(queued behind the owner's running jobs while other users' jobs run)")
 
+    eta_seconds = serializers.SerializerMethodField(help_text=(
+        "While the job runs and has reported progress: the seconds it should still take at its pace so far; "
+        "null otherwise."))
+
     def get_percent(self, task) -> float:
         return round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0
+
+    def get_eta_seconds(self, task) -> float | None:
+        return task_eta_seconds(task)
 
 
 class ResultOutputSerializer(serializers.Serializer):
@@ -82,6 +91,9 @@ class TaskOutputSerializer(serializers.Serializer):
         ref_name = "Task"
 
     task_id = serializers.UUIDField(source="id")
+    revision = serializers.SerializerMethodField(help_text=(
+        "Changes whenever status, attempt, progress or stage change: pass it as `since` with `wait` to be answered "
+        "at the next change."))
     operation = serializers.CharField()
     file_id = serializers.UUIDField(source="dataset_id")
     source_task_id = serializers.UUIDField(allow_null=True)
@@ -100,6 +112,9 @@ class TaskOutputSerializer(serializers.Serializer):
         "compute_s (the job itself), store_s (its files put in place and the result recorded)."))
     webhook = serializers.SerializerMethodField(help_text="When the task has a callback_url: where its completion "
                                                           "is POSTed, how that stands, and every attempt.")
+
+    def get_revision(self, task) -> str:
+        return task_revision(task)
 
     @swagger_serializer_method(serializer_or_field=WebhookOutputSerializer)
     def get_webhook(self, task):
@@ -151,6 +166,23 @@ def webhook_body(task: Task) -> dict:
 
 class StatusQuerySerializer(serializers.Serializer):
     n = serializers.IntegerField(required=False, default=100, min_value=0, max_value=1000)
+    wait = serializers.FloatField(required=False, default=0, min_value=0, max_value=settings.TASK_WAIT_MAX_SECONDS,
+                                  help_text=(
+        "Long poll: answer as soon as the task changes (status, progress or stage), or after this many seconds "
+        "with the task as it is. A finished task is answered at once. When the server already has "
+        "TASK_WAIT_MAX_CLIENTS requests waiting in this process, it answers at once."))
+    since = serializers.CharField(required=False, default="", allow_blank=True, max_length=64, help_text=(
+        "With wait: the `revision` you last saw; a task that changed since is answered at once (without it, "
+        "changes are counted from when the request arrives)."))
+
+
+def task_status_body(request, task_id, query) -> dict:
+    """The status body, after the long poll the query asks for (re-read as the caller may see it)."""
+    task = task_get_for_user(request.user, task_id)
+    v = query.validated_data
+    if v["wait"] > 0 and task_wait(task, v["wait"], v["since"]):
+        task = task_get_for_user(request.user, task_id)
+    return task_body(request, task, v["n"])
 
 
 @dataclass
@@ -263,8 +295,7 @@ class TaskStatusApi(APIView):
     def get(self, request):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        task = task_get_for_user(request.user, query.validated_data["task_id"])
-        return Response(task_body(request, task, query.validated_data["n"]))
+        return Response(task_status_body(request, query.validated_data["task_id"], query))
 
 
 class TaskDetailApi(APIView):
@@ -273,8 +304,7 @@ class TaskDetailApi(APIView):
     def get(self, request, task_id):
         query = StatusQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        task = task_get_for_user(request.user, task_id)
-        return Response(task_body(request, task, query.validated_data["n"]))
+        return Response(task_status_body(request, task_id, query))
 
     @swagger_auto_schema(operation_summary="Delete a task and its result files", responses={204: "Deleted"}, tags=["tasks"])
     def delete(self, request, task_id):
@@ -367,20 +397,25 @@ class TaskDownloadApi(APIView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         task = task_get_for_user(request.user, task_id)
-        _require_success(task)
-        result = task_result(task)
-        if result is None or not result.exists():
-            raise ApiError(409, "This task's result files are no longer available.")
-        fmt = query.validated_data.get("format") or result.default_format
-        if fmt not in result.formats:
-            allowed = ", ".join(result.formats)
-            raise ApiError(400, f"This result downloads as {allowed}; not as {fmt}.", {"format": [f"use {allowed}"]})
-        path, content_type, kept = task_download(task, result, fmt)
-        handle = open(path, "rb")
-        if not kept:  # no room in the owner's quota for an export copy: sent once, then gone
-            path.unlink()
-        return FileResponse(handle, content_type=content_type, as_attachment=True,
-                            filename=f"{task.operation}-{str(task.id)[:8]}.{fmt}")
+        return result_file(task, query.validated_data.get("format"))
+
+
+def result_file(task: Task, fmt: str | None) -> FileResponse:
+    """A successful task's result as a download in `fmt` (its default format when None); ApiError otherwise."""
+    _require_success(task)
+    result = task_result(task)
+    if result is None or not result.exists():
+        raise ApiError(409, "This task's result files are no longer available.")
+    fmt = fmt or result.default_format
+    if fmt not in result.formats:
+        allowed = ", ".join(result.formats)
+        raise ApiError(400, f"This result downloads as {allowed}; not as {fmt}.", {"format": [f"use {allowed}"]})
+    path, content_type, kept = task_download(task, result, fmt)
+    handle = open(path, "rb")
+    if not kept:  # no room in the owner's quota for an export copy: sent once, then gone
+        path.unlink()
+    return FileResponse(handle, content_type=content_type, as_attachment=True,
+                        filename=f"{task.operation}-{str(task.id)[:8]}.{fmt}")
 
 
 class TaskCancelApi(APIView):

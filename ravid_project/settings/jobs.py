@@ -99,3 +99,11 @@ PROFILE_ON_INGEST = env.bool("PROFILE_ON_INGEST", default=True)
 
 # /health/ asks the broker and the workers at most this often per web process.
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)
+
+# Long poll on a task's status (?wait=SECONDS): the longest a request may wait for a change, how often the waiting
+# request looks at the task's row, and how many requests of one web process may wait at once (a waiting request
+# holds one of the web server's threads; past this bound a wait answers at once, so waiters never starve the
+# other requests). Half of WEB_THREADS by default.
+TASK_WAIT_MAX_SECONDS = env.int("TASK_WAIT_MAX_SECONDS", default=60)
+TASK_WAIT_INTERVAL_SECONDS = env.float("TASK_WAIT_INTERVAL_SECONDS", default=0.2)
+TASK_WAIT_MAX_CLIENTS = env.int("TASK_WAIT_MAX_CLIENTS", default=max(1, env.int("WEB_THREADS", default=8) // 2))
