@@ -135,17 +135,32 @@ def json_error(request, status_code: int, message: str | None = None) -> JsonRes
     return JsonResponse(envelope(status_code, message), status=status_code)
 
 
+def _app_page(request, status_code: int, message: str):
+    """The web app (/app/) answers with a page, the API with its envelope."""
+    if not request.path.startswith("/app/"):
+        return None
+    from django.shortcuts import render
+
+    try:
+        return render(request, "app/error.html", {"message": message}, status=status_code)
+    except Exception:  # a page that cannot be drawn still gets its answer
+        logger.exception("error page for %s could not be rendered", status_code)
+        return None
+
+
 @csrf_exempt
 def not_found_view(request, exception=None):
-    return json_error(request, 404, "No such endpoint or object.")
+    return (_app_page(request, 404, "There is no such page, or it is not yours to see.")
+            or json_error(request, 404, "No such endpoint or object."))
 
 
 def csrf_failure_view(request, reason=""):
-    return json_error(request, 403, "The request was refused by the CSRF check; API clients use a Bearer token.")
+    return (_app_page(request, 403, "The form had expired (the CSRF check failed): reload the page and try again.")
+            or json_error(request, 403, "The request was refused by the CSRF check; API clients use a Bearer token."))
 
 
 def server_error_view(request):
-    return json_error(request, 500)
+    return _app_page(request, 500, MESSAGES[500]) or json_error(request, 500)
 
 
 def bad_request_view(request, exception=None):

@@ -29,7 +29,8 @@ urlpatterns = [
     path("swagger/", schema_view.with_ui("swagger", cache_timeout=0), name="schema-swagger-ui"),
     path("redoc/", schema_view.with_ui("redoc", cache_timeout=0), name="schema-redoc"),
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(pattern_name="schema-swagger-ui", permanent=False), name="root"),
+    path("app/", include("csv_app.web.urls")),
+    path("", RedirectView.as_view(pattern_name="app-home", permanent=False), name="root"),
 ]
 
 handler400 = "csv_app.errors.bad_request_view"

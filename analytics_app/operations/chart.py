@@ -5,13 +5,13 @@ from ..engine.chart import DEFAULT_BINS, KINDS, render_chart
 from ..engine.results import IMAGE, IMAGE_FILE, Result
 from ..engine.trend import AGGREGATES
 from ..registry import Operation, RunContext, register
-from .checks import NUMERIC_TYPES, Choice, require_columns
+from .checks import Choice, Column, NUMERIC_TYPES, require_columns
 
 
 class ChartParams(serializers.Serializer):
     kind = Choice(choices=KINDS)
-    x = serializers.CharField(max_length=1024, trim_whitespace=False)
-    y = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="Not for histogram.")
+    x = Column()
+    y = Column(required=False, help_text="Not for histogram.")
     agg = Choice(choices=list(AGGREGATES), required=False, help_text="Aggregate y by x first.")
     title = serializers.CharField(max_length=200, required=False)
     bins = serializers.IntegerField(min_value=1, max_value=500, default=DEFAULT_BINS, help_text="Histogram bins.")

@@ -34,6 +34,15 @@ class Choice(serializers.ChoiceField):
         self.error_messages["invalid_choice"] = f'"{{input}}" is not a valid choice; use one of: {allowed}.'
 
 
+class Column(serializers.CharField):
+    """A column's name (checked against the dataset by the operation's check; the web app offers the columns)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 1024)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
 class ColumnList(serializers.ListField):
     """A list of column names; a single name or a comma-separated string is accepted too."""
 

@@ -6,11 +6,11 @@ from ..engine.filtering import filter_rows
 from ..engine.predicates import MAX_LIST_VALUES, OPERATORS, Condition, where_sql
 from ..engine.types import column_types
 from ..registry import Operation, RunContext, register
-from .checks import Choice
+from .checks import Choice, Column
 
 
 class ConditionParams(serializers.Serializer):
-    column = serializers.CharField(max_length=1024, trim_whitespace=False)
+    column = Column()
     operator = serializers.CharField(max_length=32, help_text=f"One of {', '.join(OPERATORS)} or == != > >= < <=")
     value = serializers.JSONField(required=False, allow_null=True)
 

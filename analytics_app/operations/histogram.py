@@ -4,16 +4,16 @@ from rest_framework import serializers
 
 from ..engine.histogram import MAX_BINS, histogram
 from ..registry import Operation, RunContext, register
-from .checks import NUMERIC_TYPES, require_columns
+from .checks import Column, NUMERIC_TYPES, require_columns
 
 
 class HistogramParams(serializers.Serializer):
-    column = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="A numeric column.")
+    column = Column(help_text="A numeric column.")
     bins = serializers.IntegerField(min_value=1, max_value=MAX_BINS, required=False,
                                     help_text="How many equal bins from the minimum to the maximum (default 10).")
     width = serializers.FloatField(required=False, help_text=f"Or: the bins' width, more than 0 (at most {MAX_BINS} "
                                                              "bins).")
-    group_by = serializers.CharField(max_length=1024, trim_whitespace=False, required=False,
+    group_by = Column(required=False,
                                      help_text="One histogram per value of this column, over the same bins.")
 
 

@@ -4,17 +4,15 @@ from rest_framework import serializers
 
 from ..engine.pivot import MAX_COLUMNS, check_width, pivot
 from ..registry import Operation, RunContext, register
-from .checks import Choice, ColumnList, require_columns, require_value
+from .checks import Choice, Column, ColumnList, require_columns, require_value
 
 AGGREGATES = ["sum", "count", "mean", "min", "max"]
 
 
 class PivotParams(serializers.Serializer):
     rows = ColumnList(allow_empty=False, help_text="The row column, or a list of them.")
-    columns = serializers.CharField(max_length=1024, trim_whitespace=False,
-                                    help_text=f"The column whose values become columns (at most {MAX_COLUMNS}).")
-    value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False,
-                                  help_text="The numeric column aggregated in each cell; optional when agg is count.")
+    columns = Column(help_text=f"The column whose values become columns (at most {MAX_COLUMNS}).")
+    value = Column(required=False, help_text="The numeric column aggregated in each cell; optional when agg is count.")
     agg = Choice(choices=AGGREGATES, default="sum")
 
 

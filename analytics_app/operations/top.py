@@ -3,12 +3,12 @@ from rest_framework import serializers
 
 from ..engine.top import top_groups
 from ..registry import Operation, RunContext, register
-from .checks import Choice, require_columns, require_value
+from .checks import Choice, Column, require_columns, require_value
 
 
 class TopParams(serializers.Serializer):
-    by = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="The column whose values are ranked.")
-    value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="Numeric column; optional when agg is count.")
+    by = Column(help_text="The column whose values are ranked.")
+    value = Column(required=False, help_text="Numeric column; optional when agg is count.")
     agg = Choice(choices=["sum", "count", "mean"], default="sum")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     order = Choice(choices=["desc", "asc"], default="desc")

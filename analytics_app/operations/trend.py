@@ -3,15 +3,15 @@ from rest_framework import serializers
 
 from ..engine.trend import AGGREGATES, FREQUENCIES, trend_series
 from ..registry import Operation, RunContext, register
-from .checks import DATE_TYPES, Choice, require_columns, require_value
+from .checks import Choice, Column, DATE_TYPES, require_columns, require_value
 
 
 class TrendParams(serializers.Serializer):
-    date = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="A date or datetime column.")
-    value = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="Numeric column; optional when agg is count.")
+    date = Column(help_text="A date or datetime column.")
+    value = Column(required=False, help_text="Numeric column; optional when agg is count.")
     freq = Choice(choices=list(FREQUENCIES), default="M")
     agg = Choice(choices=list(AGGREGATES), default="sum")
-    group_by = serializers.CharField(max_length=1024, trim_whitespace=False, required=False, help_text="One series per value of this column.")
+    group_by = Column(required=False, help_text="One series per value of this column.")
 
 
 def check(params: dict, schema: list[dict]) -> dict:

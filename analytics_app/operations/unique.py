@@ -3,11 +3,11 @@ from rest_framework import serializers
 
 from ..engine.counting import value_counts
 from ..registry import Operation, RunContext, register
-from .checks import require_columns
+from .checks import Column, require_columns
 
 
 class UniqueParams(serializers.Serializer):
-    column = serializers.CharField(max_length=1024, trim_whitespace=False, help_text="The column to count values of.")
+    column = Column(help_text="The column to count values of.")
 
 
 def check(params: dict, schema: list[dict]) -> dict:

@@ -17,6 +17,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_yasg",
     "django_celery_beat",
+    "django_htmx",
     "axes",
     "csv_app",
     "analytics_app",
@@ -32,6 +33,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -39,6 +41,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "ravid_project.urls"
 WSGI_APPLICATION = "ravid_project.wsgi.application"
 APPEND_SLASH = True
+LOGIN_URL = "app-login"  # the web app's session login (/app/login/); the API uses Bearer tokens
 
 TEMPLATES = [
     {

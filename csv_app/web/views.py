@@ -1,0 +1,459 @@
+"""The web app's pages. Each view reads through the same selectors (another user's object is a 404 page) and acts
+through the same services as the API; an error is shown in the API's own sentence."""
+import json
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+
+from analytics_app.engine.predicates import OPERATORS
+from analytics_app.engine.results import dataset_input
+from analytics_app.engine.summary import load_profile
+from analytics_app.engine.types import NUMERIC, STRING, TEMPORAL
+from analytics_app.registry import InvalidParameters, all_operations, dataset_jobs
+
+from ..apis.rows_query import rows_page
+from ..apis.tasks import result_file
+from ..errors import api_exception_handler
+from ..exceptions import DomainError, Forbidden, NotFound
+from ..models import Dataset, Task
+from ..selectors import dataset_get_for_user, dataset_table, datasets_visible_to, task_get_for_user, task_result, \
+    tasks_visible_to
+from ..services.accounts import login_refusal, user_authenticate, user_register
+from ..services.datasets import dataset_create, dataset_from_task, dataset_share
+from ..services.tasks import task_cancel, task_share, task_submit
+from ..services.waiting import task_eta_seconds, task_revision, task_wait
+from ..storage import media_path
+from ..uploads import SizeLimitUploadHandler, too_large
+from .forms import operation_inputs, read_parameters
+
+ROWS_KEYS = ("columns", "f", "sort", "page", "page_size")
+TEXT_OPERATORS = [op for op in OPERATORS if op not in ("gt", "gte", "lt", "lte", "between")]
+ORDERED_OPERATORS = [op for op in OPERATORS if op not in ("contains", "not_contains", "startswith", "endswith")]
+WAIT_SECONDS = 25
+
+
+def sentence(exc) -> str:
+    """What the API would answer for this error, in its words."""
+    return api_exception_handler(exc, {}).data["error"]
+
+
+KNOWN_ERRORS = (DomainError, InvalidParameters, APIException)
+
+
+def _visible(getter, user, object_id):
+    try:
+        return getter(user, object_id)
+    except NotFound:
+        raise Http404 from None
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    ok = target.startswith("/app/") and url_has_allowed_host_and_scheme(target, {request.get_host()})
+    return target if ok else default
+
+
+# Accounts ----------------------------------------------------------------------------------------------------------
+
+def login_view(request):
+    error, email = "", ""
+    if request.method == "POST":
+        email = request.POST.get("email", "").strip()
+        refusal = login_refusal(request, email)
+        if refusal:
+            error = f"{refusal[0]}; try again in {refusal[1]} seconds."
+        else:
+            user = user_authenticate(request, identifier=email, password=request.POST.get("password", ""))
+            if user is not None:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect(_safe_next(request, reverse("app-home")))
+            error = "The email (or username) and password do not match an account."
+    return render(request, "app/login.html", {"error": error, "email": email, "next": _safe_next(request, "")},
+                  status=400 if error else 200)
+
+
+def register_view(request):
+    errors, values = {}, {}
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "").strip() for k in ("email", "username")}
+        try:
+            user = user_register(email=values["email"], password=request.POST.get("password", ""),
+                                 username=values["username"] or None)
+        except KNOWN_ERRORS as exc:
+            detail = getattr(exc, "detail", {})
+            errors = {k: " ".join(map(str, v)) for k, v in detail.items()} if isinstance(detail, dict) else {}
+            errors.setdefault("form", sentence(exc))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("app-home")
+    return render(request, "app/register.html", {"errors": errors, "values": values}, status=400 if errors else 200)
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    return redirect("app-login")
+
+
+# Datasets ----------------------------------------------------------------------------------------------------------
+
+@login_required
+def home(request):
+    datasets = datasets_visible_to(request.user)
+    return render(request, "app/home.html", {"datasets": datasets, "max_upload": settings.MAX_UPLOAD_BYTES})
+
+
+@csrf_exempt
+def upload(request):
+    """The upload, read through the size limit (installed before the body is parsed, then the CSRF check)."""
+    if request.method == "POST":
+        length = request.META.get("CONTENT_LENGTH", "")
+        if length.isdigit() and int(length) > settings.MAX_UPLOAD_BYTES + 64 * 1024:
+            return _upload_error(request, sentence(too_large()), 413)
+        request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
+    return _upload(request)
+
+
+def _upload_error(request, message: str, status: int):
+    if request.htmx:
+        return render(request, "app/_upload_error.html", {"error": message})
+    messages.error(request, message)
+    return redirect("app-home")
+
+
+@csrf_protect
+@login_required
+@require_POST
+def _upload(request):
+    try:
+        upload_file = request.FILES.get("file")
+        if upload_file is None:
+            return _upload_error(request, "No file was chosen: pick or drop a CSV file first.", 400)
+        dataset, task = dataset_create(owner=request.user, upload=upload_file, name=request.POST.get("name"))
+    except KNOWN_ERRORS as exc:
+        return _upload_error(request, sentence(exc), 400)
+    page = reverse("app-dataset", args=[dataset.id])
+    if request.htmx:
+        return render(request, "app/_upload_done.html", {"dataset": dataset, **progress_context(task, then=page)})
+    return redirect(page)
+
+
+def _profile(dataset: Dataset) -> dict:
+    if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
+        return {}
+    _, path = dataset_input(media_path(dataset.parquet_file))
+    profile = load_profile(path) if path else None
+    return (profile or {}).get("columns", {})
+
+
+def _ingest_task(dataset: Dataset) -> Task | None:
+    return dataset.tasks.filter(operation__in=dataset_jobs()).order_by("-created_at").first()
+
+
+@login_required
+def dataset_page(request, dataset_id):
+    dataset = _visible(dataset_get_for_user, request.user, dataset_id)
+    context = {"dataset": dataset, "is_owner": dataset.owner_id == request.user.id}
+    if dataset.status == Dataset.Status.PENDING and (task := _ingest_task(dataset)):
+        context.update(progress_context(task, then=request.get_full_path()))
+    if dataset.status == Dataset.Status.READY:
+        profile = _profile(dataset)
+        context["columns"] = [{**c, "profile": profile.get(c["name"], {})} for c in dataset.columns]
+        redirect_to = _normalized_rows_query(request)
+        if redirect_to is not None:
+            return redirect(redirect_to)
+        context["browser"] = rows_browser(request, dataset_table(dataset), dataset.columns, dataset.row_count)
+        context["operations"] = all_operations()
+        context["recent_tasks"] = tasks_visible_to(request.user).filter(dataset=dataset).exclude(
+            operation__in=dataset_jobs())[:10]
+    return render(request, "app/dataset.html", context)
+
+
+@login_required
+@require_POST
+def dataset_share_view(request, dataset_id):
+    dataset = _visible(dataset_get_for_user, request.user, dataset_id)
+    try:
+        if dataset.owner_id != request.user.id:
+            raise Forbidden("Only the owner of a dataset can do this.")
+        share = dataset_share(dataset=dataset, user_identifier=request.POST.get("user", "").strip())
+        messages.success(request, f"Shared with {share.user.username}.")
+    except KNOWN_ERRORS as exc:
+        messages.error(request, sentence(exc))
+    return redirect("app-dataset", dataset.id)
+
+
+# The rows browser --------------------------------------------------------------------------------------------------
+
+def _normalized_rows_query(request) -> str | None:
+    """The forms of the browser send friendlier fields (a filter's column, operator and value; the picked columns);
+    they become the rows query's own parameters in the URL, so that every view of a table has a URL to share."""
+    get = request.GET
+    if not any(k in get for k in ("add_column", "pick", "pick_all")):
+        return None
+    query = QueryDict(mutable=True)
+    for key in ROWS_KEYS:
+        if key in get and key not in ("page",):
+            query.setlist(key, get.getlist(key))
+    if get.get("add_column") and get.get("add_operator"):
+        condition = f"{get['add_column']},{get['add_operator']}"
+        if get["add_operator"] not in ("is_null", "not_null"):
+            condition += f",{get.get('add_value', '')}"
+        query.appendlist("f", condition)
+    if "pick" in get or "pick_all" in get:
+        query.pop("columns", None)
+        if "pick_all" not in get and get.getlist("pick"):
+            query["columns"] = ",".join(get.getlist("pick"))
+    return f"{request.path}?{query.urlencode(safe=',')}" if query else request.path
+
+
+def _with(request, **changes) -> str:
+    query = request.GET.copy()
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        elif isinstance(value, list):
+            query.setlist(key, value)
+        else:
+            query[key] = value
+    query.pop("page", None) if "page" not in changes else None
+    text = query.urlencode(safe=",")
+    return f"{request.path}?{text}" if text else request.path
+
+
+def rows_browser(request, table, schema: list[dict], total) -> dict:
+    """A page of the rows query (the URL's own parameters), with what the table needs to draw its controls."""
+    names = [c["name"] for c in schema]
+    types = {c["name"]: c["type"] for c in schema}
+    query = {k: v for k, v in request.GET.lists() if k in ROWS_KEYS}
+    api_request = Request(request)
+    api_request._request.GET = QueryDict(urlencode(query, doseq=True))
+    error, page = "", None
+    try:
+        page = rows_page(api_request, table, schema, total)
+    except KNOWN_ERRORS as exc:
+        error = sentence(exc)
+    sort = [s for s in request.GET.get("sort", "").split(",") if s]
+    shown = [c for c in request.GET.get("columns", "").split(",") if c] or names
+    headers = []
+    for name in shown:
+        current = "asc" if name in sort else "desc" if f"-{name}" in sort else ""
+        headers.append({"name": name, "type": types.get(name, ""), "sorted": current,
+                        "link": _with(request, sort=f"-{name}" if current == "asc" else name)})
+    filters = request.GET.getlist("f")
+    chips = [{"text": f, "remove": _with(request, f=[g for g in filters if g != f])} for f in filters]
+    operators = {name: ORDERED_OPERATORS if types[name] in NUMERIC + TEMPORAL else
+                 TEXT_OPERATORS if types[name] == STRING else ["eq", "ne", "in", "not_in", "is_null", "not_null"]
+                 for name in names}
+    context = {"error": error, "headers": headers, "names": names, "shown": shown, "chips": chips,
+               "operators_json": json.dumps(operators), "all_operators": OPERATORS, "sort": sort,
+               "query": query, "rows": [], "page": None}
+    if page:
+        context.update(rows=[[row.get(name) for name in shown] for row in page["items"]], page=page,
+                       next=_with(request, page=str(page["page"] + 1)) if page["next"] else None,
+                       previous=_with(request, page=str(page["page"] - 1)) if page["previous"] else None)
+    return context
+
+
+# Operations and tasks ----------------------------------------------------------------------------------------------
+
+def _source(request, dataset_id=None, task_id=None):
+    """(dataset, source task) an operation reads: a dataset, or a task's table result."""
+    if task_id:
+        task = _visible(task_get_for_user, request.user, task_id)
+        return task.dataset, task
+    return _visible(dataset_get_for_user, request.user, dataset_id), None
+
+
+@login_required
+def operation_form(request):
+    dataset, source = _source(request, request.GET.get("file_id"), request.GET.get("task_id"))
+    operation = all_operations().get(request.GET.get("operation", ""))
+    if operation is None:
+        return HttpResponse("")
+    columns = [c["name"] for c in (source.result_columns if source else dataset.columns)]
+    return render(request, "app/_operation_form.html", {
+        "operation": operation, "inputs": operation_inputs(operation, columns), "dataset": dataset, "source": source})
+
+
+@login_required
+@require_POST
+def run_operation(request):
+    dataset, source = _source(request, request.POST.get("file_id"), request.POST.get("task_id"))
+    operation = all_operations().get(request.POST.get("operation", ""))
+    if operation is None:
+        return HttpResponse(f"Unknown operation. Use one of: {', '.join(all_operations())}.", status=400)
+    columns = [c["name"] for c in (source.result_columns if source else dataset.columns)]
+    inputs = operation_inputs(operation, columns)
+    params = read_parameters(inputs, request.POST)
+    try:
+        task, _ = task_submit(user=request.user, dataset=dataset, operation=operation.name, params=params,
+                              source_task=source, fresh="fresh" in request.POST)
+    except KNOWN_ERRORS as exc:
+        context = {"operation": operation, "inputs": inputs, "dataset": dataset, "source": source,
+                   "error": sentence(exc), "sent": request.POST}
+        return render(request, "app/_operation_form.html", context)
+    page = reverse("app-task", args=[task.id])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = page
+        return response
+    return redirect(page)
+
+
+def progress_context(task: Task, then: str = "", changed: bool = True) -> dict:
+    percent = round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0
+    return {"task": task, "percent": percent, "eta": task_eta_seconds(task), "revision": task_revision(task),
+            "then": then, "changed": changed}
+
+
+@login_required
+def task_progress(request, task_id):
+    """The progress block, answered when the task changes (a long poll), so that htmx can ask again at once. A task
+    that ended sends the browser on to `then` (or reloads the page) to show the outcome."""
+    task = _visible(task_get_for_user, request.user, task_id)
+    since = request.GET.get("since", "")[:64]
+    changed = task_wait(task, WAIT_SECONDS, since) if since else True
+    if changed:
+        task = _visible(task_get_for_user, request.user, task_id)
+    then = request.GET.get("then", "")
+    then = then if then.startswith("/app/") and url_has_allowed_host_and_scheme(then, {request.get_host()}) else ""
+    response = render(request, "app/_progress.html", progress_context(task, then, changed))
+    if task.is_finished:
+        if then:
+            response["HX-Redirect"] = then
+        else:
+            response["HX-Refresh"] = "true"
+    return response
+
+
+def _value_view(value) -> dict:
+    """How to draw a result's value: a matrix (heat-mapped), a table of records, or JSON."""
+    matrix = value.get("matrix") if isinstance(value, dict) else None
+    if isinstance(matrix, dict) and all(isinstance(r, dict) for r in matrix.values()):
+        names = list(matrix)
+        cells = [[name, [(matrix[name].get(other), _heat(matrix[name].get(other))) for other in names]]
+                 for name in names]
+        return {"kind": "matrix", "names": names, "cells": cells,
+                "rest": json.dumps({k: v for k, v in value.items() if k != "matrix"}, indent=2, default=str)}
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        keys = list(dict.fromkeys(k for v in value.values() for k in v))
+        return {"kind": "records", "keys": keys, "rows": [[name, [_short(v.get(k)) for k in keys]]
+                                                          for name, v in value.items()]}
+    return {"kind": "json", "text": json.dumps(value, indent=2, default=str)}
+
+
+def _short(cell):
+    return json.dumps(cell, default=str) if isinstance(cell, (dict, list)) else cell
+
+
+def _heat(x) -> str:
+    """A background for a coefficient in [-1, 1]: blue for negative, red for positive, stronger further from 0."""
+    if not isinstance(x, (int, float)):
+        return ""
+    strength = min(abs(x), 1.0)
+    hue = 0 if x >= 0 else 220
+    return f"background-color: hsl({hue} 80% {97 - 45 * strength:.0f}%)"
+
+
+@login_required
+def task_page(request, task_id):
+    task = _visible(task_get_for_user, request.user, task_id)
+    context = {"task": task, "is_owner": task.owner_id == request.user.id,
+               "parameters": json.dumps(task.parameters, indent=2, default=str)}
+    if not task.is_finished:
+        context.update(progress_context(task))
+    result = task_result(task) if task.status == Task.Status.SUCCESS else None
+    if result is not None:
+        context.update(result=result, formats=result.formats)
+        if result.value is not None:
+            context["value"] = _value_view(result.value)
+        table = result.table()
+        if table is not None and table.exists():
+            redirect_to = _normalized_rows_query(request)
+            if redirect_to is not None:
+                return redirect(redirect_to)
+            context["browser"] = rows_browser(request, table, task.result_columns, task.result_row_count)
+            context["operations"] = all_operations()
+    return render(request, "app/task.html", context)
+
+
+@login_required
+def task_list(request):
+    status = request.GET.get("status", "")
+    tasks = tasks_visible_to(request.user)
+    if status in Task.Status.values:
+        tasks = tasks.filter(status=status)
+    if file_id := request.GET.get("file_id"):
+        dataset = _visible(dataset_get_for_user, request.user, file_id)
+        tasks = tasks.filter(dataset=dataset)
+    page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    return render(request, "app/tasks.html", {"page": page, "status": status, "statuses": Task.Status.values,
+                                              "file_id": request.GET.get("file_id", "")})
+
+
+@login_required
+def task_download(request, task_id):
+    task = _visible(task_get_for_user, request.user, task_id)
+    try:
+        return result_file(task, request.GET.get("format") or None)
+    except KNOWN_ERRORS as exc:
+        return render(request, "app/error.html", {"message": sentence(exc)}, status=exc.status_code
+                      if hasattr(exc, "status_code") else 400)
+
+
+@login_required
+@require_POST
+def task_cancel_view(request, task_id):
+    task = _visible(task_get_for_user, request.user, task_id)
+    try:
+        if task.owner_id != request.user.id:
+            raise Forbidden("Only the owner of a task can do this.")
+        task_cancel(task)
+        messages.success(request, "The task was cancelled.")
+    except KNOWN_ERRORS as exc:
+        messages.error(request, sentence(exc))
+    return redirect("app-task", task.id)
+
+
+@login_required
+@require_POST
+def task_save(request, task_id):
+    task = _visible(task_get_for_user, request.user, task_id)
+    try:
+        dataset, _ = dataset_from_task(task=task, owner=request.user, name=request.POST.get("name"))
+    except KNOWN_ERRORS as exc:
+        messages.error(request, sentence(exc))
+        return redirect("app-task", task.id)
+    return redirect("app-dataset", dataset.id)
+
+
+@login_required
+@require_POST
+def task_share_view(request, task_id):
+    task = _visible(task_get_for_user, request.user, task_id)
+    try:
+        if task.owner_id != request.user.id:
+            raise Forbidden("Only the owner of a task can do this.")
+        share = task_share(task=task, user_identifier=request.POST.get("user", "").strip())
+        messages.success(request, f"Shared with {share.user.username}.")
+    except KNOWN_ERRORS as exc:
+        messages.error(request, sentence(exc))
+    return redirect("app-task", task.id)
+
+
+def not_found_page(request):
+    return render(request, "app/error.html", {"message": "There is no such page, or it is not yours to see."},
+                  status=404)

@@ -1,0 +1,217 @@
+"""The web app (/app/) with Django's test client: login, pages, the rows browser's URLs, operation forms, the
+ownership rules (another user's object is a 404 page), and errors in the API's words."""
+import io
+
+import pytest
+from django.test import Client
+from django.utils.html import escape
+
+from csv_app.models import Dataset, Task
+from tests.conftest import PASSWORD, run_pending, upload
+
+pytestmark = pytest.mark.django_db
+SALES = "day,country,amount\n2024-01-01,DE,10.5\n2024-01-02,FR,3\n2024-01-09,DE,7\n2024-02-01,IT,\n2024-02-03,DE,1\n"
+
+
+@pytest.fixture
+def web_a(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def web_b(other_user):
+    client = Client()
+    client.force_login(other_user)
+    return client
+
+
+@pytest.fixture
+def sales(ready_dataset):
+    return ready_dataset(SALES, name="sales.csv")
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def test_root_redirects_to_the_app_and_the_app_to_login(client):
+    assert client.get("/")["Location"] == "/app/"
+    response = client.get("/app/")
+    assert response.status_code == 302 and response["Location"] == "/app/login/?next=/app/"
+
+
+def test_register_log_in_and_out(client, user):
+    response = client.post("/app/register/", {"email": "new@example.com", "password": "short"})
+    assert response.status_code == 400
+    assert "This password is too short" in text(response)
+    response = client.post("/app/register/", {"email": "new@example.com", "password": "A-long-Passw0rd!"})
+    assert response.status_code == 302 and response["Location"] == "/app/"
+    assert "Upload a file" in text(client.get("/app/"))
+    client.post("/app/logout/")
+    assert client.get("/app/").status_code == 302
+    bad = client.post("/app/login/", {"email": user.email, "password": "wrong"})
+    assert bad.status_code == 400 and "do not match an account" in text(bad)
+    good = client.post("/app/login/", {"email": user.email, "password": PASSWORD, "next": "/app/tasks/"})
+    assert good.status_code == 302 and good["Location"] == "/app/tasks/"
+    evil = client.post("/app/login/", {"email": user.email, "password": PASSWORD, "next": "https://evil.example/"})
+    assert evil["Location"] == "/app/"
+
+
+def test_forms_need_the_csrf_token(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post("/app/upload/", {"file": io.BytesIO(b"a\n1\n")})
+    assert response.status_code == 403 and "CSRF" in text(response)
+    assert "<html" in text(response)
+
+
+def test_upload_then_the_dataset_page_shows_columns_profile_and_rows(web_a, user):
+    handle = io.BytesIO(SALES.encode())
+    handle.name = "sales.csv"
+    response = web_a.post("/app/upload/", {"file": handle}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "reading it now" in text(response)
+    dataset = Dataset.objects.get(owner=user)
+    task = Task.objects.get(dataset=dataset)
+    assert f"/app/tasks/{task.id}/progress/?since=" in text(response)
+    pending = web_a.get(f"/app/datasets/{dataset.id}/")
+    assert "PENDING" in text(pending) and "<progress" in text(pending)
+    assert run_pending(task.id) == "SUCCESS"
+    page = text(web_a.get(f"/app/datasets/{dataset.id}/"))
+    assert "READY" in page and "5 rows" in page
+    for column in ("day", "country", "amount"):
+        assert f'<th scope="row">{column}</th>' in page
+    assert "DE (3)" in page  # the profile's top values
+    assert page.count("<tr><td>") == 5  # every row in the browser
+
+
+def test_upload_errors_are_the_apis_sentences(web_a, client_a):
+    bad = b"\x00\x01\x02binary\xff\xfe" * 50
+    api = upload(client_a, bad, "blob.csv").json()["error"]
+    handle = io.BytesIO(bad)
+    handle.name = "blob.csv"
+    response = web_a.post("/app/upload/", {"file": handle}, HTTP_HX_REQUEST="true")
+    assert f'<p class="error" role="alert">{escape(api)}</p>' in text(response)
+    assert not Dataset.objects.exists()
+    response = web_a.post("/app/upload/", {}, HTTP_HX_REQUEST="true")
+    assert "No file was chosen" in text(response)
+
+
+def test_the_rows_browser_filters_sorts_and_picks_columns_in_a_shareable_url(web_a, sales):
+    page = f"/app/datasets/{sales}/"
+    added = web_a.get(page, {"add_column": "country", "add_operator": "eq", "add_value": "DE", "sort": "-amount"})
+    assert added.status_code == 302 and added["Location"] == f"{page}?sort=-amount&f=country,eq,DE"
+    body = text(web_a.get(added["Location"]))
+    assert "3 rows" in body
+    assert body.index("10.5") < body.index(">7.0<") < body.index(">1.0<")  # amount descending
+    assert 'aria-sort="descending"' in body
+    picked = web_a.get(page, {"pick": ["country", "amount"], "f": "country,eq,DE"})
+    assert picked["Location"] == f"{page}?f=country,eq,DE&columns=country,amount"
+    body = text(web_a.get(picked["Location"]))
+    assert 'title="Sort by day"' not in body and 'title="Sort by amount"' in body and ">DE<" in body
+    null = web_a.get(page, {"add_column": "amount", "add_operator": "is_null", "add_value": "ignored"})
+    assert null["Location"] == f"{page}?f=amount,is_null"
+    assert "1 row" in text(web_a.get(null["Location"]))
+    bad = text(web_a.get(page, {"f": "amount,gt,lots"}))
+    assert 'class="error"' in bad and "amount" in bad
+
+
+def test_operation_forms_come_from_the_operations_parameters(web_a, sales):
+    form = text(web_a.get("/app/operation-form/", {"file_id": sales, "operation": "trend"}))
+    assert 'name="date"' in form and "<option>day</option>" in form  # a column: the dataset's columns
+    assert 'name="freq"' in form and "<option selected>M</option>" in form  # a choice, its default chosen
+    filters = text(web_a.get("/app/operation-form/", {"file_id": sales, "operation": "filter"}))
+    assert 'name="filters-0-column"' in filters and 'name="filters-2-value"' in filters
+
+
+def test_running_an_operation_shows_progress_then_the_result(web_a, sales):
+    response = web_a.post("/app/run/", {"file_id": sales, "operation": "trend", "date": "day", "value": "amount",
+                                        "freq": "M", "agg": "sum"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    task = Task.objects.get(operation="trend")
+    assert response["HX-Redirect"] == f"/app/tasks/{task.id}/"
+    assert "<progress" in text(web_a.get(f"/app/tasks/{task.id}/"))
+    run_pending(task.id)
+    progress = web_a.get(f"/app/tasks/{task.id}/progress/", {"since": "x"})
+    assert progress["HX-Refresh"] == "true"
+    page = text(web_a.get(f"/app/tasks/{task.id}/"))
+    assert "SUCCESS" in page and "Download CSV" in page and "<td>20.5</td>" in page  # January's sum
+
+
+def test_an_invalid_operation_is_answered_in_the_apis_words(web_a, sales, client_a):
+    response = web_a.post("/app/run/", {"file_id": sales, "operation": "trend", "date": "country"},
+                          HTTP_HX_REQUEST="true")
+    api = client_a.post("/api/perform-operation/", {"file_id": sales, "operation": "trend", "date": "country"},
+                        format="json").json()["error"]
+    assert response.status_code == 200 and escape(api) in text(response)
+
+
+def test_filter_form_rows_become_the_filter_parameters(web_a, sales):
+    response = web_a.post("/app/run/", {"file_id": sales, "operation": "filter", "match": "all",
+                                        "filters-0-column": "country", "filters-0-operator": "eq",
+                                        "filters-0-value": "DE", "filters-1-column": "amount",
+                                        "filters-1-operator": "gt", "filters-1-value": "5"})
+    task = Task.objects.get(operation="filter")
+    assert response.status_code == 302
+    assert task.parameters["filters"] == [{"column": "country", "operator": "eq", "value": "DE"},
+                                          {"column": "amount", "operator": "gt", "value": 5}]
+    run_pending(task.id)
+    assert Task.objects.get(id=task.id).result_row_count == 2
+
+
+def test_chart_page_shows_the_image_and_downloads_match_the_api(web_a, sales, client_a, run_operation):
+    body = run_operation(sales, "chart", kind="bar", x="country", y="amount", agg="sum")
+    page = text(web_a.get(f"/app/tasks/{body['task_id']}/"))
+    assert f'src="/app/tasks/{body["task_id"]}/download/?format=png"' in page
+    image = web_a.get(f"/app/tasks/{body['task_id']}/download/", {"format": "png"})
+    assert image.status_code == 200 and b"".join(image.streaming_content).startswith(b"\x89PNG")
+    dedup = run_operation(sales, "dedup", columns=["country"])
+    ours = b"".join(web_a.get(f"/app/tasks/{dedup['task_id']}/download/", {"format": "csv"}).streaming_content)
+    theirs = b"".join(client_a.get(f"/api/tasks/{dedup['task_id']}/download/?format=csv").streaming_content)
+    assert ours == theirs and ours.count(b"\n") == 4
+    wrong = web_a.get(f"/app/tasks/{dedup['task_id']}/download/", {"format": "png"})
+    assert wrong.status_code == 400 and "downloads as csv, json, parquet; not as png" in text(wrong)
+
+
+def test_another_users_objects_are_404_pages(web_b, sales, run_operation):
+    task = run_operation(sales, "unique", column="country")
+    for path in (f"/app/datasets/{sales}/", f"/app/tasks/{task['task_id']}/",
+                 f"/app/tasks/{task['task_id']}/download/", f"/app/tasks/{task['task_id']}/progress/",
+                 "/app/datasets/not-a-uuid/", "/app/nowhere/"):
+        response = web_b.get(path)
+        assert response.status_code == 404, path
+        assert "<html" in text(response) and "not yours to see" in text(response)
+    assert web_b.post(f"/app/tasks/{task['task_id']}/cancel/").status_code == 404
+    assert task["task_id"] not in text(web_b.get("/app/tasks/"))
+
+
+def test_sharing_from_the_page_lets_the_other_user_in(web_a, web_b, sales, other_user):
+    response = web_a.post(f"/app/datasets/{sales}/share/", {"user": other_user.email}, follow=True)
+    assert f"Shared with {other_user.username}" in text(response)
+    assert web_b.get(f"/app/datasets/{sales}/").status_code == 200
+    refused = web_b.post(f"/app/datasets/{sales}/share/", {"user": "someone"}, follow=True)
+    assert "Only the owner of a dataset can do this." in text(refused)
+    unknown = web_a.post(f"/app/datasets/{sales}/share/", {"user": "nobody-here"}, follow=True)
+    assert 'class="error"' in text(unknown)
+
+
+def test_task_list_filters_by_status(web_a, sales, run_operation):
+    done = run_operation(sales, "unique", column="country")
+    Task.objects.filter(id=done["task_id"])
+    page = text(web_a.get("/app/tasks/", {"status": "SUCCESS"}))
+    assert done["task_id"] in page
+    assert done["task_id"] not in text(web_a.get("/app/tasks/", {"status": "FAILURE"}))
+
+
+def test_cancel_and_save_as_dataset(web_a, sales, run_operation, client_a):
+    response = client_a.post("/api/perform-operation/", {"file_id": sales, "operation": "unique", "column": "day"},
+                             format="json")
+    queued = response.json()["task_id"]
+    web_a.post(f"/app/tasks/{queued}/cancel/")
+    assert Task.objects.get(id=queued).status == "REVOKED"
+    assert "This task was cancelled." in text(web_a.get(f"/app/tasks/{queued}/"))
+    done = run_operation(sales, "dedup", columns=["country"])
+    saved = web_a.post(f"/app/tasks/{done['task_id']}/save/", {"name": "countries"})
+    dataset = Dataset.objects.get(name="countries")
+    assert saved["Location"] == f"/app/datasets/{dataset.id}/"
