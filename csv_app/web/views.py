@@ -1,12 +1,13 @@
 """The web app's pages. Each view reads through the same selectors (another user's object is a 404 page) and acts
 through the same services as the API; an error is shown in the API's own sentence."""
+import functools
 import json
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required as page_login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -39,6 +40,22 @@ from ..uploads import SizeLimitUploadHandler, too_large
 from .forms import operation_inputs, read_parameters
 
 ROWS_KEYS = ("columns", "f", "sort", "page", "page_size")
+
+
+def login_required(view):
+    """A page needs a session: to the login page (and back) without one. A fragment htmx asks for (the progress
+    block, an operation form) sends the whole page there instead of drawing the login form inside the page."""
+    paged = page_login_required(view)
+
+    def checked(request, *args, **kwargs):
+        if request.htmx and not request.user.is_authenticated:
+            response = HttpResponse(status=204)
+            back = quote(request.htmx.current_url_abs_path or "/app/", safe="/")
+            response["HX-Redirect"] = f"{reverse('app-login')}?next={back}"
+            return response
+        return paged(request, *args, **kwargs)
+
+    return functools.wraps(view)(checked)
 TEXT_OPERATORS = [op for op in OPERATORS if op not in ("gt", "gte", "lt", "lte", "between")]
 ORDERED_OPERATORS = [op for op in OPERATORS if op not in ("contains", "not_contains", "startswith", "endswith")]
 WAIT_SECONDS = 25

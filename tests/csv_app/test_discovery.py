@@ -17,9 +17,9 @@ def test_the_index_names_the_endpoints_the_docs_and_the_catalogue(api):
     assert body["endpoints"]["task-rows"] == "http://testserver/api/tasks/{task_id}/rows"
 
 
-def test_the_root_redirects_to_the_docs(api):
+def test_the_root_redirects_to_the_web_app(api):
     r = api.get("/")
-    assert r.status_code == 302 and r["Location"] == "/swagger/"
+    assert r.status_code == 302 and r["Location"] == "/app/"
 
 
 def test_the_catalogue_is_json_schema_from_the_registry(api):

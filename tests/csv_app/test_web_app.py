@@ -215,3 +215,11 @@ def test_cancel_and_save_as_dataset(web_a, sales, run_operation, client_a):
     saved = web_a.post(f"/app/tasks/{done['task_id']}/save/", {"name": "countries"})
     dataset = Dataset.objects.get(name="countries")
     assert saved["Location"] == f"/app/datasets/{dataset.id}/"
+
+
+def test_a_fragment_asked_for_after_the_session_ended_sends_the_page_to_login(client, sales):
+    task = Task.objects.get(dataset_id=sales)
+    response = client.get(f"/app/tasks/{task.id}/progress/", HTTP_HX_REQUEST="true",
+                          HTTP_HX_CURRENT_URL=f"http://testserver/app/datasets/{sales}/")
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"/app/login/?next=/app/datasets/{sales}/"
