@@ -357,15 +357,16 @@ def task_progress(request, task_id):
 
 
 def _value_view(value) -> dict:
-    """How to draw a result's value: a matrix (heat-mapped), a table of records, or JSON."""
-    matrix = value.get("matrix") if isinstance(value, dict) else None
-    if isinstance(matrix, dict) and all(isinstance(r, dict) for r in matrix.values()):
-        names = list(matrix)
-        cells = [[name, [(matrix[name].get(other), _heat(matrix[name].get(other))) for other in names]]
-                 for name in names]
-        return {"kind": "matrix", "names": names, "cells": cells,
-                "rest": json.dumps({k: v for k, v in value.items() if k != "matrix"}, indent=2, default=str)}
-    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+    """How to draw a result's value: a square matrix of numbers (correlation) heat-mapped, other {name: {...}}
+    values (a summary, statistics) as a table, anything else as JSON."""
+    records = isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values())
+    if records and all(set(v) == set(value) and all(x is None or isinstance(x, (int, float)) for x in v.values())
+                       for v in value.values()):
+        names = list(value)
+        return {"kind": "matrix", "names": names,
+                "cells": [[name, [(value[name][other], _heat(value[name][other])) for other in names]]
+                          for name in names]}
+    if records:
         keys = list(dict.fromkeys(k for v in value.values() for k in v))
         return {"kind": "records", "keys": keys, "rows": [[name, [_short(v.get(k)) for k in keys]]
                                                           for name, v in value.items()]}

@@ -223,3 +223,15 @@ def test_a_fragment_asked_for_after_the_session_ended_sends_the_page_to_login(cl
                           HTTP_HX_CURRENT_URL=f"http://testserver/app/datasets/{sales}/")
     assert response.status_code == 204
     assert response["HX-Redirect"] == f"/app/login/?next=/app/datasets/{sales}/"
+
+
+def test_a_correlation_is_a_heat_mapped_matrix_and_a_summary_a_table(web_a, ready_dataset, run_operation):
+    numbers = ready_dataset("a,b,c\n1,2,9\n2,4,7\n3,6,8\n4,8,1\n")
+    body = run_operation(numbers, "correlation", columns=["a", "b", "c"])
+    page = text(web_a.get(f"/app/tasks/{body['task_id']}/"))
+    assert '<table class="matrix">' in page
+    assert 'style="background-color: hsl(0 80% 52%)">1.0000</td>' in page  # a with b: perfectly correlated
+    assert "hsl(220" in page  # a with c: negative, in blue
+    summary = run_operation(numbers, "summary")
+    page = text(web_a.get(f"/app/tasks/{summary['task_id']}/"))
+    assert '<th scope="row">a</th>' in page and '<th scope="col">mean</th>' in page

@@ -123,16 +123,22 @@ class Api:
         return self.http.delete(self.base + path, timeout=30, **kw)
 
     def wait(self, task_id: str, timeout: float = 120.0, n: int = 100, until=("SUCCESS", "FAILURE", "REVOKED")):
-        """Poll the task until it ends; returns (final body, every status seen in order)."""
+        """Follow the task until it ends, with the long poll (each answer is its next change); returns (final body,
+        every status seen in order)."""
         seen: list[str] = []
         deadline = time.monotonic() + timeout
+        revision = ""
         while time.monotonic() < deadline:
-            body = self.get(f"/api/task-status/?task_id={task_id}&n={n}").json()
+            asked = time.monotonic()
+            wait = max(0.0, min(10.0, deadline - asked))
+            body = self.get(f"/api/task-status/?task_id={task_id}&n={n}&wait={wait:.1f}&since={revision}").json()
             if not seen or seen[-1] != body["status"]:
                 seen.append(body["status"])
             if body["status"] in until:
                 return body, seen
-            time.sleep(0.05)
+            if body["revision"] == revision and time.monotonic() - asked < 0.05:
+                time.sleep(0.05)  # answered at once without a change: the server's waiting places are taken
+            revision = body["revision"]
         raise AssertionError(f"task {task_id} still {seen[-1] if seen else '?'} after {timeout}s: {seen}")
 
 

@@ -85,6 +85,12 @@ def test_soak_mixed_jobs_from_concurrent_clients_while_files_ingest(stack, tmp_p
     """Eight clients of three users run mixed small jobs for SOAK_SECONDS while large files keep ingesting."""
     s = stack()
     worker_pid = s.pid("worker")
+    # The web app is served by the same server, its script and styles too (no CDN, no build step).
+    login = requests.get(f"{s.url}/", timeout=10)
+    assert login.status_code == 200 and login.url == f"{s.url}/app/login/?next=/app/"
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', login.text):
+        assert requests.get(s.url + asset, timeout=10).status_code == 200, asset
+    assert "htmx" in login.text
     users = [Api(s.url, f"soak{i}@example.com") for i in range(3)]
     frames, datasets = {}, {}
     for i, user in enumerate(users):
@@ -105,10 +111,13 @@ def test_soak_mixed_jobs_from_concurrent_clients_while_files_ingest(stack, tmp_p
             user = users[n % 2]
             with open(path, "rb") as handle:
                 file_id, task_id = upload(user, path.name, handle, wait=False)
-            seen = progress.setdefault(task_id, [])
-            while (body := user.get(f"/api/tasks/{task_id}/").json())["status"] not in ("SUCCESS", "FAILURE"):
+            seen, revision = progress.setdefault(task_id, []), ""
+            # Followed with the long poll: each answer is the next change (or the same task after 20 s).
+            while (body := user.get(f"/api/tasks/{task_id}/?n=0&wait=20&since={revision}").json())["status"] \
+                    not in ("SUCCESS", "FAILURE"):
                 seen.append(body["progress"]["percent"])
-                time.sleep(0.1)
+                revision = body["revision"]
+            body = user.get(f"/api/tasks/{task_id}/").json()
             assert body["status"] == "SUCCESS" and body["attempts"] == 1, body
             assert body["result"]["row_count"] == (3_000_000 if path == big_csv else 400_000)
             ingests.append(task_id)
