@@ -198,18 +198,24 @@ def dataset_page(request, dataset_id):
     return render(request, "app/dataset.html", context)
 
 
+def _share(request, obj, kind: str, grant, page: str):
+    """Share a dataset or a task with the user the form names; only its owner may."""
+    try:
+        if obj.owner_id != request.user.id:
+            raise Forbidden(f"Only the owner of a {kind} can do this.")
+        share = grant(obj, request.POST.get("user", "").strip())
+        messages.success(request, f"Shared with {share.user.username}.")
+    except KNOWN_ERRORS as exc:
+        messages.error(request, sentence(exc))
+    return redirect(page, obj.id)
+
+
 @login_required
 @require_POST
 def dataset_share_view(request, dataset_id):
     dataset = _visible(dataset_get_for_user, request.user, dataset_id)
-    try:
-        if dataset.owner_id != request.user.id:
-            raise Forbidden("Only the owner of a dataset can do this.")
-        share = dataset_share(dataset=dataset, user_identifier=request.POST.get("user", "").strip())
-        messages.success(request, f"Shared with {share.user.username}.")
-    except KNOWN_ERRORS as exc:
-        messages.error(request, sentence(exc))
-    return redirect("app-dataset", dataset.id)
+    return _share(request, dataset, "dataset", lambda d, who: dataset_share(dataset=d, user_identifier=who),
+                  "app-dataset")
 
 
 # The rows browser --------------------------------------------------------------------------------------------------
@@ -462,14 +468,7 @@ def task_save(request, task_id):
 @require_POST
 def task_share_view(request, task_id):
     task = _visible(task_get_for_user, request.user, task_id)
-    try:
-        if task.owner_id != request.user.id:
-            raise Forbidden("Only the owner of a task can do this.")
-        share = task_share(task=task, user_identifier=request.POST.get("user", "").strip())
-        messages.success(request, f"Shared with {share.user.username}.")
-    except KNOWN_ERRORS as exc:
-        messages.error(request, sentence(exc))
-    return redirect("app-task", task.id)
+    return _share(request, task, "task", lambda t, who: task_share(task=t, user_identifier=who), "app-task")
 
 
 def not_found_page(request):
