@@ -2,7 +2,7 @@
 through the same services as the API; an error is shown in the API's own sentence."""
 import functools
 import json
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -261,11 +261,9 @@ def rows_browser(request, table, schema: list[dict], total) -> dict:
     names = [c["name"] for c in schema]
     types = {c["name"]: c["type"] for c in schema}
     query = {k: v for k, v in request.GET.lists() if k in ROWS_KEYS}
-    api_request = Request(request)
-    api_request._request.GET = QueryDict(urlencode(query, doseq=True))
     error, page = "", None
     try:
-        page = rows_page(api_request, table, schema, total)
+        page = rows_page(Request(request), table, schema, total)
     except KNOWN_ERRORS as exc:
         error = sentence(exc)
     sort = [s for s in request.GET.get("sort", "").split(",") if s]

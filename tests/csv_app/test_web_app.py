@@ -115,6 +115,7 @@ def test_the_rows_browser_filters_sorts_and_picks_columns_in_a_shareable_url(web
     assert "1 row" in text(web_a.get(null["Location"]))
     bad = text(web_a.get(page, {"f": "amount,gt,lots"}))
     assert 'class="error"' in bad and "amount" in bad
+    assert "Unknown query parameter &#x27;colour&#x27;." in text(web_a.get(page, {"colour": "red"}))
 
 
 def test_operation_forms_come_from_the_operations_parameters(web_a, sales):
