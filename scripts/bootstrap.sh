@@ -29,3 +29,8 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 echo "Installing requirements..."
 "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+# The project itself, editable, for its `ravid` command (.venv/bin/ravid). Its build backend (setuptools) comes
+# from the package index into an isolated build environment, so a fresh venv needs nothing more; -qq keeps
+# setuptools' notes on editable installs quiet (errors still show).
+echo "Installing the ravid command..."
+"$VENV/bin/python" -m pip install --quiet --quiet --no-deps -e .
