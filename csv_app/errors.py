@@ -181,7 +181,13 @@ def login_lockout_response(request, original_response=None, credentials=None):
     from django.conf import settings
 
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds()) if settings.AXES_COOLOFF_TIME else 900
-    response = JsonResponse(envelope(429, f"Too many failed login attempts; try again in {seconds} seconds."),
-                            status=status.HTTP_429_TOO_MANY_REQUESTS)
+    message = f"Too many failed login attempts; try again in {seconds} seconds."
+    if request.path.startswith("/app/"):  # the web app's login form, with the sentence
+        from django.shortcuts import render
+
+        response = render(request, "app/login.html", {"error": message, "email": request.POST.get("email", "")},
+                          status=status.HTTP_429_TOO_MANY_REQUESTS)
+    else:
+        response = JsonResponse(envelope(429, message), status=status.HTTP_429_TOO_MANY_REQUESTS)
     response["Retry-After"] = str(seconds)
     return response

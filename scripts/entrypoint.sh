@@ -7,7 +7,7 @@ case "$role" in
   web)
     python manage.py migrate --noinput
     exec gunicorn ravid_project.wsgi -b "0.0.0.0:${PORT:-8000}" -w "${WEB_CONCURRENCY:-$(nproc)}" -k gthread \
-      --threads "${WEB_THREADS:-8}" --timeout 120 --access-logfile -
+      --threads "${WEB_THREADS:-8}" --timeout 120 --keep-alive 65 --access-logfile -
     ;;
   worker)
     exec nice -n "${WORKER_NICE:-0}" celery -A ravid_project worker -l "${LOG_LEVEL:-info}" -E -O fair -Q "${WORKER_QUEUES:-small,heavy}" \

@@ -11,7 +11,8 @@ from .checks import Choice, Column
 
 class ConditionParams(serializers.Serializer):
     column = Column()
-    operator = serializers.CharField(max_length=32, help_text=f"One of {', '.join(OPERATORS)} or == != > >= < <=")
+    operator = serializers.CharField(max_length=32, help_text=f"One of {', '.join(OPERATORS)} or == != > >= < <=",
+                                     style={"choices": OPERATORS})
     value = serializers.JSONField(required=False, allow_null=True)
 
 

@@ -27,7 +27,7 @@ from ..selectors import (
     dataset_get_for_user, task_get_for_user, task_result, task_result_table, tasks_of_user, tasks_visible_to,
 )
 from ..services.datasets import dataset_from_task
-from ..services.waiting import task_eta_seconds, task_revision, task_wait
+from ..services.waiting import BUSY, CHANGED, UNCHANGED, task_eta_seconds, task_percent, task_revision, task_wait
 from ..services.tasks import task_cancel, task_delete, task_download, task_share, task_submit, task_unshare
 from ..storage import engine
 from .accounts import error_response
@@ -52,7 +52,7 @@ class ProgressOutputSerializer(serializers.Serializer):
         "null otherwise."))
 
     def get_percent(self, task) -> float:
-        return round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0
+        return task_percent(task)
 
     def get_eta_seconds(self, task) -> float | None:
         return task_eta_seconds(task)
@@ -170,19 +170,22 @@ class StatusQuerySerializer(serializers.Serializer):
                                   help_text=(
         "Long poll: answer as soon as the task changes (status, progress or stage), or after this many seconds "
         "with the task as it is. A finished task is answered at once. When the server already has "
-        "TASK_WAIT_MAX_CLIENTS requests waiting in this process, it answers at once."))
+        "TASK_WAIT_MAX_CLIENTS requests waiting in this process, it answers at once with the header "
+        "Retry-After: 1 (ask again after a second)."))
     since = serializers.CharField(required=False, default="", allow_blank=True, max_length=64, help_text=(
         "With wait: the `revision` you last saw; a task that changed since is answered at once (without it, "
         "changes are counted from when the request arrives)."))
 
 
-def task_status_body(request, task_id, query) -> dict:
-    """The status body, after the long poll the query asks for (re-read as the caller may see it)."""
+def task_status_response(request, task_id, query) -> Response:
+    """The status body, after the long poll the query asks for (re-read as the caller may see it). A wait the
+    server had no room for is answered at once with `Retry-After: 1`."""
     task = task_get_for_user(request.user, task_id)
     v = query.validated_data
-    if v["wait"] > 0 and task_wait(task, v["wait"], v["since"]):
+    outcome = task_wait(task, v["wait"], v["since"]) if v["wait"] > 0 else UNCHANGED
+    if outcome == CHANGED:
         task = task_get_for_user(request.user, task_id)
-    return task_body(request, task, v["n"])
+    return Response(task_body(request, task, v["n"]), headers={"Retry-After": "1"} if outcome == BUSY else None)
 
 
 @dataclass
@@ -201,7 +204,13 @@ def read_operation_request(request, head_serializer) -> OperationRequest:
     and beside them the operation's parameters. 400/404 in the envelope otherwise."""
     if not isinstance(request.data, dict):
         raise ApiError(400, "The body must be a JSON object.")
-    checked = head_serializer(data=request.data)
+    return operation_request(request.user, request.data, head_serializer)
+
+
+def operation_request(user, data: dict, head_serializer=None) -> OperationRequest:
+    """`data` read as an operation request of `user` (the API's body, the web app's form)."""
+    head_serializer = head_serializer or OperationRequestHead
+    checked = head_serializer(data=data)
     checked.is_valid(raise_exception=True)
     given = checked.validated_data
     operation = given["operation"]
@@ -210,11 +219,11 @@ def read_operation_request(request, head_serializer) -> OperationRequest:
                        {"operation": [f"unknown operation '{operation}'"]})
     source_task = None
     if "task_id" in given:
-        source_task = task_get_for_user(request.user, given["task_id"])
+        source_task = task_get_for_user(user, given["task_id"])
         dataset = source_task.dataset
     else:
-        dataset = dataset_get_for_user(request.user, given["file_id"])
-    params = {k: v for k, v in request.data.items() if k not in head_serializer().fields}
+        dataset = dataset_get_for_user(user, given["file_id"])
+    params = {k: v for k, v in data.items() if k not in head_serializer().fields}
     return OperationRequest(dataset, source_task, operation, params, given)
 
 
@@ -295,7 +304,7 @@ class TaskStatusApi(APIView):
     def get(self, request):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(task_status_body(request, query.validated_data["task_id"], query))
+        return task_status_response(request, query.validated_data["task_id"], query)
 
 
 class TaskDetailApi(APIView):
@@ -304,7 +313,7 @@ class TaskDetailApi(APIView):
     def get(self, request, task_id):
         query = StatusQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(task_status_body(request, task_id, query))
+        return task_status_response(request, task_id, query)
 
     @swagger_auto_schema(operation_summary="Delete a task and its result files", responses={204: "Deleted"}, tags=["tasks"])
     def delete(self, request, task_id):

@@ -26,24 +26,34 @@ def task_revision(task: Task) -> str:
     return _revision(getattr(task, f) for f in _FIELDS)
 
 
-def task_wait(task: Task, seconds: float, since: str = "") -> bool:
+CHANGED, UNCHANGED, BUSY = "changed", "unchanged", "busy"
+
+
+def task_wait(task: Task, seconds: float, since: str = "") -> str:
     """Wait until `task` differs from revision `since` (its revision now, when not given), ends, or disappears, for
-    at most `seconds`. True when it changed; False at the timeout, or at once when too many requests wait."""
+    at most `seconds`. CHANGED when it did; UNCHANGED at the timeout (or at once for a finished task); BUSY at once
+    when this process already has TASK_WAIT_MAX_CLIENTS requests waiting."""
     since = since or task_revision(task)
     if task_revision(task) != since:
-        return True
-    if seconds <= 0 or task.is_finished or not _waiting.acquire(blocking=False):
-        return False
+        return CHANGED
+    if seconds <= 0 or task.is_finished:
+        return UNCHANGED
+    if not _waiting.acquire(blocking=False):
+        return BUSY
     try:
         deadline = time.monotonic() + min(seconds, settings.TASK_WAIT_MAX_SECONDS)
         while (left := deadline - time.monotonic()) > 0:
             time.sleep(min(settings.TASK_WAIT_INTERVAL_SECONDS, left))
             row = Task.objects.filter(pk=task.pk).values_list(*_FIELDS).first()
             if row is None or _revision(row) != since:
-                return True
-        return False
+                return CHANGED
+        return UNCHANGED
     finally:
         _waiting.release()
+
+
+def task_percent(task: Task) -> float:
+    return round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0
 
 
 def task_eta_seconds(task: Task) -> float | None:

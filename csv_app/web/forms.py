@@ -24,18 +24,24 @@ class Input:
     maximum: object = None
     step: str = "any"
     group: list = field(default_factory=list)  # nested rows: a list of lists of Input
+    is_column: bool = False  # offers the input's columns
 
 
 def _input(name: str, f, columns: list[str], prefix: str = "") -> Input:
+    """The control for field `f`. In a row of a repeated group (prefix), nothing is required: a row left alone is
+    not sent."""
     label = name.replace("_", " ")
     default = None if f.default is serializers.empty else f.default
-    common = dict(name=prefix + name, label=label, required=f.required, help=str(f.help_text or ""), default=default)
+    common = dict(name=prefix + name, label=label, required=f.required and not prefix, help=str(f.help_text or ""),
+                  default=default)
     if isinstance(f, ColumnList):
-        return Input(widget="multi", choices=columns, **common)
+        return Input(widget="multi", choices=columns, is_column=True, **common)
     if isinstance(f, Column):
-        return Input(widget="select", choices=columns, **common)
+        return Input(widget="select", choices=columns, is_column=True, **common)
     if isinstance(f, serializers.ChoiceField):
         return Input(widget="select", choices=[str(c) for c in f.choices], **common)
+    if f.style.get("choices"):  # a text field whose usual values are listed (filter's operator)
+        return Input(widget="select", choices=list(f.style["choices"]), **common)
     if isinstance(f, serializers.BooleanField):
         return Input(widget="checkbox", **common)
     if isinstance(f, (serializers.IntegerField, serializers.FloatField)):
@@ -81,6 +87,19 @@ def _value(widget: str, post, name: str):
     return raw
 
 
+def prefill(inputs: list[Input], post) -> list[Input]:
+    """The inputs showing what was sent (a form drawn again with its error)."""
+    for item in inputs:
+        prefill(sum(item.group, []), post)
+        if item.widget == "multi":
+            item.default = post.getlist(item.name)
+        elif item.widget == "checkbox":
+            item.default = item.name in post
+        elif item.name in post:
+            item.default = post[item.name]
+    return inputs
+
+
 def read_parameters(inputs: list[Input], post) -> dict:
     params = {}
     for item in inputs:
@@ -88,7 +107,8 @@ def read_parameters(inputs: list[Input], post) -> dict:
             rows = []
             for row in item.group:
                 values = {i.name.rsplit("-", 1)[1]: _value(i.widget, post, i.name) for i in row}
-                if any(v not in (None, False) for v in values.values()):
+                chosen = [v for i, v in zip(row, values.values()) if not i.is_column]
+                if any(v not in (None, False) for v in chosen):  # a row counts once more than its column is set
                     rows.append({k: v for k, v in values.items() if v is not None})
             if rows or item.required:
                 params[item.name] = rows

@@ -1,5 +1,5 @@
 """The web app's routes, under /app/."""
-from django.urls import path, re_path
+from django.urls import path
 
 from . import views
 
@@ -20,5 +20,4 @@ urlpatterns = [
     path("tasks/<str:task_id>/cancel/", views.task_cancel_view, name="app-task-cancel"),
     path("tasks/<str:task_id>/save/", views.task_save, name="app-task-save"),
     path("tasks/<str:task_id>/share/", views.task_share_view, name="app-task-share"),
-    re_path(r"^.*$", views.not_found_page),
 ]

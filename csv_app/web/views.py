@@ -24,8 +24,9 @@ from analytics_app.engine.summary import load_profile
 from analytics_app.engine.types import NUMERIC, STRING, TEMPORAL
 from analytics_app.registry import InvalidParameters, all_operations, dataset_jobs
 
+from ..apis.accounts import RegisterApi
 from ..apis.rows_query import rows_page
-from ..apis.tasks import result_file
+from ..apis.tasks import operation_request, result_file
 from ..errors import api_exception_handler
 from ..exceptions import DomainError, Forbidden, NotFound
 from ..models import Dataset, Task
@@ -34,10 +35,10 @@ from ..selectors import dataset_get_for_user, dataset_table, datasets_visible_to
 from ..services.accounts import login_refusal, user_authenticate, user_register
 from ..services.datasets import dataset_create, dataset_from_task, dataset_share
 from ..services.tasks import task_cancel, task_share, task_submit
-from ..services.waiting import task_eta_seconds, task_revision, task_wait
+from ..services.waiting import BUSY, CHANGED, task_eta_seconds, task_percent, task_revision, task_wait
 from ..storage import media_path
 from ..uploads import SizeLimitUploadHandler, too_large
-from .forms import operation_inputs, read_parameters
+from .forms import operation_inputs, prefill, read_parameters
 
 ROWS_KEYS = ("columns", "f", "sort", "page", "page_size")
 
@@ -76,10 +77,14 @@ def _visible(getter, user, object_id):
         raise Http404 from None
 
 
-def _safe_next(request, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
+def _app_path(request, target: str, default: str = "") -> str:
+    """`target` when it is a page of this app on this host (never an open redirect), else `default`."""
     ok = target.startswith("/app/") and url_has_allowed_host_and_scheme(target, {request.get_host()})
     return target if ok else default
+
+
+def _safe_next(request, default: str) -> str:
+    return _app_path(request, request.POST.get("next") or request.GET.get("next") or "", default)
 
 
 # Accounts ----------------------------------------------------------------------------------------------------------
@@ -106,8 +111,11 @@ def register_view(request):
     if request.method == "POST":
         values = {k: request.POST.get(k, "").strip() for k in ("email", "username")}
         try:
-            user = user_register(email=values["email"], password=request.POST.get("password", ""),
-                                 username=values["username"] or None)
+            given = {**{k: v for k, v in values.items() if v}, "password": request.POST.get("password", "")}
+            checked = RegisterApi.InputSerializer(data=given)
+            checked.is_valid(raise_exception=True)
+            user = user_register(email=checked.validated_data["email"], password=checked.validated_data["password"],
+                                 username=checked.validated_data.get("username"))
         except KNOWN_ERRORS as exc:
             detail = getattr(exc, "detail", {})
             errors = {k: " ".join(map(str, v)) for k, v in detail.items()} if isinstance(detail, dict) else {}
@@ -128,22 +136,29 @@ def logout_view(request):
 
 @login_required
 def home(request):
-    datasets = datasets_visible_to(request.user)
-    return render(request, "app/home.html", {"datasets": datasets, "max_upload": settings.MAX_UPLOAD_BYTES})
+    page = Paginator(datasets_visible_to(request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "app/home.html", {"page": page, "datasets": page.object_list,
+                                             "max_upload": settings.MAX_UPLOAD_BYTES})
 
 
 @csrf_exempt
+@login_required
+@require_POST
 def upload(request):
-    """The upload, read through the size limit (installed before the body is parsed, then the CSRF check)."""
-    if request.method == "POST":
-        length = request.META.get("CONTENT_LENGTH", "")
-        if length.isdigit() and int(length) > settings.MAX_UPLOAD_BYTES + 64 * 1024:
-            return _upload_error(request, sentence(too_large()), 413)
-        request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
+    """The upload, read through the size limit: the handler is installed before the body is parsed, the body read
+    (and a file past the limit refused) before the CSRF check reads the form, for a logged-in user only."""
+    length = request.META.get("CONTENT_LENGTH", "")
+    if length.isdigit() and int(length) > settings.MAX_UPLOAD_BYTES + 64 * 1024:
+        return _upload_error(request, sentence(too_large()))
+    request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
+    try:
+        request.POST, request.FILES  # noqa: B018 - parsed here, through the size limit
+    except KNOWN_ERRORS as exc:
+        return _upload_error(request, sentence(exc))
     return _upload(request)
 
 
-def _upload_error(request, message: str, status: int):
+def _upload_error(request, message: str):
     if request.htmx:
         return render(request, "app/_upload_error.html", {"error": message})
     messages.error(request, message)
@@ -151,16 +166,14 @@ def _upload_error(request, message: str, status: int):
 
 
 @csrf_protect
-@login_required
-@require_POST
 def _upload(request):
     try:
         upload_file = request.FILES.get("file")
         if upload_file is None:
-            return _upload_error(request, "No file was chosen: pick or drop a CSV file first.", 400)
+            return _upload_error(request, "No file was chosen: pick or drop a CSV file first.")
         dataset, task = dataset_create(owner=request.user, upload=upload_file, name=request.POST.get("name"))
     except KNOWN_ERRORS as exc:
-        return _upload_error(request, sentence(exc), 400)
+        return _upload_error(request, sentence(exc))
     page = reverse("app-dataset", args=[dataset.id])
     if request.htmx:
         return render(request, "app/_upload_done.html", {"dataset": dataset, **progress_context(task, then=page)})
@@ -183,7 +196,7 @@ def _ingest_task(dataset: Dataset) -> Task | None:
 def dataset_page(request, dataset_id):
     dataset = _visible(dataset_get_for_user, request.user, dataset_id)
     context = {"dataset": dataset, "is_owner": dataset.owner_id == request.user.id}
-    if dataset.status == Dataset.Status.PENDING and (task := _ingest_task(dataset)):
+    if dataset.status == Dataset.Status.PENDING and (task := _ingest_task(dataset)) and task.owner_id == request.user.id:
         context.update(progress_context(task, then=request.get_full_path()))
     if dataset.status == Dataset.Status.READY:
         profile = _profile(dataset)
@@ -312,19 +325,26 @@ def operation_form(request):
 @login_required
 @require_POST
 def run_operation(request):
-    dataset, source = _source(request, request.POST.get("file_id"), request.POST.get("task_id"))
-    operation = all_operations().get(request.POST.get("operation", ""))
-    if operation is None:
-        return HttpResponse(f"Unknown operation. Use one of: {', '.join(all_operations())}.", status=400)
-    columns = [c["name"] for c in (source.result_columns if source else dataset.columns)]
+    """The operation form, submitted: read as the API reads a request (the same sentences), its parameters from
+    the form's controls. Errors are drawn into the form."""
+    head = {k: request.POST[k] for k in ("file_id", "task_id", "operation") if request.POST.get(k)}
+    try:
+        req = operation_request(request.user, head)
+    except NotFound:
+        raise Http404 from None
+    except KNOWN_ERRORS as exc:
+        return render(request, "app/_upload_error.html", {"error": sentence(exc)})
+    operation = all_operations()[req.operation]
+    source = req.source_task
+    columns = [c["name"] for c in (source.result_columns if source else req.dataset.columns)]
     inputs = operation_inputs(operation, columns)
     params = read_parameters(inputs, request.POST)
     try:
-        task, _ = task_submit(user=request.user, dataset=dataset, operation=operation.name, params=params,
+        task, _ = task_submit(user=request.user, dataset=req.dataset, operation=operation.name, params=params,
                               source_task=source, fresh="fresh" in request.POST)
     except KNOWN_ERRORS as exc:
-        context = {"operation": operation, "inputs": inputs, "dataset": dataset, "source": source,
-                   "error": sentence(exc), "sent": request.POST}
+        context = {"operation": operation, "inputs": prefill(inputs, request.POST), "dataset": req.dataset,
+                   "source": source, "error": sentence(exc)}
         return render(request, "app/_operation_form.html", context)
     page = reverse("app-task", args=[task.id])
     if request.htmx:
@@ -334,10 +354,9 @@ def run_operation(request):
     return redirect(page)
 
 
-def progress_context(task: Task, then: str = "", changed: bool = True) -> dict:
-    percent = round(100.0 * task.progress_current / task.progress_total, 1) if task.progress_total else 0.0
-    return {"task": task, "percent": percent, "eta": task_eta_seconds(task), "revision": task_revision(task),
-            "then": then, "changed": changed}
+def progress_context(task: Task, then: str = "", busy: bool = False) -> dict:
+    return {"task": task, "percent": task_percent(task), "eta": task_eta_seconds(task), "revision": task_revision(task),
+            "then": then, "busy": busy}
 
 
 @login_required
@@ -346,12 +365,11 @@ def task_progress(request, task_id):
     that ended sends the browser on to `then` (or reloads the page) to show the outcome."""
     task = _visible(task_get_for_user, request.user, task_id)
     since = request.GET.get("since", "")[:64]
-    changed = task_wait(task, WAIT_SECONDS, since) if since else True
-    if changed:
+    outcome = task_wait(task, WAIT_SECONDS, since) if since else CHANGED
+    if outcome == CHANGED:
         task = _visible(task_get_for_user, request.user, task_id)
-    then = request.GET.get("then", "")
-    then = then if then.startswith("/app/") and url_has_allowed_host_and_scheme(then, {request.get_host()}) else ""
-    response = render(request, "app/_progress.html", progress_context(task, then, changed))
+    then = _app_path(request, request.GET.get("then", ""))
+    response = render(request, "app/_progress.html", progress_context(task, then, busy=outcome == BUSY))
     if task.is_finished:
         if then:
             response["HX-Redirect"] = then
@@ -416,7 +434,10 @@ def task_page(request, task_id):
 def task_list(request):
     status = request.GET.get("status", "")
     tasks = tasks_visible_to(request.user)
-    if status in Task.Status.values:
+    if status and status not in Task.Status.values:
+        return render(request, "app/error.html", {"message": f"Unknown status '{status}'. Use one of: "
+                                                             f"{', '.join(Task.Status.values)}."}, status=400)
+    if status:
         tasks = tasks.filter(status=status)
     if file_id := request.GET.get("file_id"):
         dataset = _visible(dataset_get_for_user, request.user, file_id)
@@ -467,8 +488,3 @@ def task_save(request, task_id):
 def task_share_view(request, task_id):
     task = _visible(task_get_for_user, request.user, task_id)
     return _share(request, task, "task", lambda t, who: task_share(task=t, user_identifier=who), "app-task")
-
-
-def not_found_page(request):
-    return render(request, "app/error.html", {"message": "There is no such page, or it is not yours to see."},
-                  status=404)

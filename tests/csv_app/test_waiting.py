@@ -63,8 +63,9 @@ def test_a_finished_task_and_a_busy_server_answer_at_once(client_a, queued):
         taken += 1
     try:
         started = time.monotonic()
-        body = client_a.get(f"/api/tasks/{queued}/?wait=30").json()
-        assert time.monotonic() - started < 5 and body["status"] == "PENDING"
+        response = client_a.get(f"/api/tasks/{queued}/?wait=30")
+        assert time.monotonic() - started < 5 and response.json()["status"] == "PENDING"
+        assert response["Retry-After"] == "1"  # not waited: ask again after a second
     finally:
         for _ in range(taken):
             waiting._waiting.release()

@@ -98,7 +98,7 @@ def test_upload_errors_are_the_apis_sentences(web_a, client_a):
     assert "No file was chosen" in text(response)
 
 
-def test_the_rows_browser_filters_sorts_and_picks_columns_in_a_shareable_url(web_a, sales):
+def test_the_rows_browser_filters_sorts_and_picks_columns_in_a_shareable_url(web_a, sales, client_a):
     page = f"/app/datasets/{sales}/"
     added = web_a.get(page, {"add_column": "country", "add_operator": "eq", "add_value": "DE", "sort": "-amount"})
     assert added.status_code == 302 and added["Location"] == f"{page}?sort=-amount&f=country,eq,DE"
@@ -114,7 +114,8 @@ def test_the_rows_browser_filters_sorts_and_picks_columns_in_a_shareable_url(web
     assert null["Location"] == f"{page}?f=amount,is_null"
     assert "1 row" in text(web_a.get(null["Location"]))
     bad = text(web_a.get(page, {"f": "amount,gt,lots"}))
-    assert 'class="error"' in bad and "amount" in bad
+    api = client_a.get(f"/api/datasets/{sales}/rows", {"f": "amount,gt,lots"}).json()["error"]
+    assert f'<p class="error" role="alert">{escape(api)}</p>' in bad
     assert "Unknown query parameter &#x27;colour&#x27;." in text(web_a.get(page, {"colour": "red"}))
 
 
@@ -149,10 +150,13 @@ def test_an_invalid_operation_is_answered_in_the_apis_words(web_a, sales, client
 
 
 def test_filter_form_rows_become_the_filter_parameters(web_a, sales):
+    # As a browser sends the form: every row's controls, the third row left alone (its column select still
+    # holds a column, its operator and value are empty).
     response = web_a.post("/app/run/", {"file_id": sales, "operation": "filter", "match": "all",
                                         "filters-0-column": "country", "filters-0-operator": "eq",
                                         "filters-0-value": "DE", "filters-1-column": "amount",
-                                        "filters-1-operator": "gt", "filters-1-value": "5"})
+                                        "filters-1-operator": "gt", "filters-1-value": "5",
+                                        "filters-2-column": "day", "filters-2-operator": "", "filters-2-value": ""})
     task = Task.objects.get(operation="filter")
     assert response.status_code == 302
     assert task.parameters["filters"] == [{"column": "country", "operator": "eq", "value": "DE"},
@@ -199,7 +203,6 @@ def test_sharing_from_the_page_lets_the_other_user_in(web_a, web_b, sales, other
 
 def test_task_list_filters_by_status(web_a, sales, run_operation):
     done = run_operation(sales, "unique", column="country")
-    Task.objects.filter(id=done["task_id"])
     page = text(web_a.get("/app/tasks/", {"status": "SUCCESS"}))
     assert done["task_id"] in page
     assert done["task_id"] not in text(web_a.get("/app/tasks/", {"status": "FAILURE"}))
@@ -236,3 +239,75 @@ def test_a_correlation_is_a_heat_mapped_matrix_and_a_summary_a_table(web_a, read
     summary = run_operation(numbers, "summary")
     page = text(web_a.get(f"/app/tasks/{summary['task_id']}/"))
     assert '<th scope="row">a</th>' in page and '<th scope="col">mean</th>' in page
+
+
+def test_the_filter_form_offers_operators_and_requires_nothing_in_its_rows(web_a, sales):
+    form = text(web_a.get("/app/operation-form/", {"file_id": sales, "operation": "filter"}))
+    assert '<select id="op-filters-1-operator" name="filters-1-operator" >' in form
+    assert "<option>not_contains</option>" in form and 'name="filters-0-column" required' not in form
+
+
+def test_an_upload_past_the_limit_is_refused_in_words(web_a, settings):
+    settings.MAX_UPLOAD_BYTES = 1000
+    handle = io.BytesIO(b"a,b\n" + b"1,2\n" * 400)
+    handle.name = "big.csv"
+    response = web_a.post("/app/upload/", {"file": handle}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "The upload is larger than the limit of 1000 bytes." in text(response)
+    assert not Dataset.objects.exists()
+
+
+def test_an_anonymous_upload_is_sent_to_login_unread(client):
+    handle = io.BytesIO(b"a\n1\n")
+    handle.name = "x.csv"
+    response = client.post("/app/upload/", {"file": handle})
+    assert response.status_code == 302 and response["Location"].startswith("/app/login/")
+    assert not Dataset.objects.exists()
+
+
+def test_registration_checks_what_the_api_checks(client):
+    response = client.post("/app/register/", {"email": "not-an-email", "password": "A-long-Passw0rd!"})
+    assert response.status_code == 400 and "Enter a valid email address." in text(response)
+    response = client.post("/app/register/", {"email": "x@example.com", "username": "u" * 151,
+                                              "password": "A-long-Passw0rd!"})
+    assert response.status_code == 400 and "no more than 150 characters" in text(response)
+
+
+def test_too_many_failed_logins_answer_with_the_login_page(client, user, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(3):
+        response = client.post("/app/login/", {"email": user.email, "password": "wrong"})
+    assert response.status_code == 429 and "<html" in text(response)
+    assert "Too many failed login attempts; try again in" in text(response)
+
+
+def test_an_unknown_operation_or_input_is_answered_in_the_form(web_a, sales, client_a):
+    api = client_a.post("/api/perform-operation/", {"file_id": sales, "operation": "nope"}, format="json")
+    response = web_a.post("/app/run/", {"file_id": sales, "operation": "nope"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and escape(api.json()["error"]) in text(response)
+    response = web_a.post("/app/run/", {"operation": "unique"}, HTTP_HX_REQUEST="true")
+    assert "Neither file_id nor task_id was given" in text(response)
+
+
+def test_a_form_drawn_again_keeps_what_was_chosen(web_a, sales):
+    response = web_a.post("/app/run/", {"file_id": sales, "operation": "trend", "date": "country", "freq": "W"},
+                          HTTP_HX_REQUEST="true")
+    assert "<option selected>W</option>" in text(response)
+
+
+def test_no_view_reaches_another_users_objects(web_b, sales, run_operation):
+    task = run_operation(sales, "dedup", columns=["country"])["task_id"]
+    assert web_b.get("/app/operation-form/", {"file_id": sales, "operation": "unique"}).status_code == 404
+    assert web_b.get("/app/operation-form/", {"task_id": task, "operation": "unique"}).status_code == 404
+    assert web_b.post("/app/run/", {"file_id": sales, "operation": "unique", "column": "day"}).status_code == 404
+    assert web_b.post("/app/run/", {"task_id": task, "operation": "unique", "column": "day"}).status_code == 404
+    assert web_b.post(f"/app/tasks/{task}/save/", {"name": "mine"}).status_code == 404
+    assert web_b.post(f"/app/tasks/{task}/share/", {"user": "x"}).status_code == 404
+    assert Dataset.objects.count() == 1
+
+
+def test_pages_without_a_slash_are_redirected_and_unknown_ones_are_404_pages(web_a):
+    assert web_a.get("/app/tasks").status_code == 301
+    missing = web_a.get("/app/nowhere/")
+    assert missing.status_code == 404 and "not yours to see" in text(missing)
+    assert web_a.get("/app/tasks/", {"status": "DONE"}).status_code == 400

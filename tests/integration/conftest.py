@@ -131,13 +131,14 @@ class Api:
         while time.monotonic() < deadline:
             asked = time.monotonic()
             wait = max(0.0, min(10.0, deadline - asked))
-            body = self.get(f"/api/task-status/?task_id={task_id}&n={n}&wait={wait:.1f}&since={revision}").json()
+            answer = self.get(f"/api/task-status/?task_id={task_id}&n={n}&wait={wait:.1f}&since={revision}")
+            body = answer.json()
             if not seen or seen[-1] != body["status"]:
                 seen.append(body["status"])
             if body["status"] in until:
                 return body, seen
-            if body["revision"] == revision and time.monotonic() - asked < 0.05:
-                time.sleep(0.05)  # answered at once without a change: the server's waiting places are taken
+            if "Retry-After" in answer.headers:
+                time.sleep(0.05)  # the server had no room to wait: ask again shortly
             revision = body["revision"]
         raise AssertionError(f"task {task_id} still {seen[-1] if seen else '?'} after {timeout}s: {seen}")
 

@@ -1,5 +1,6 @@
 """The `ravid` command line against the live server and a real worker, run as a person runs it (a subprocess):
 login, upload, datasets, rows, run, download, cancel, token refresh, logout, and its exit codes."""
+import base64
 import json
 import os
 import stat
@@ -9,10 +10,12 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 import requests
 
+from ravid_project.cli import main as cli
 from tests.integration.conftest import ROOT, Api
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -152,6 +155,24 @@ def test_upload_query_run_download_cancel_refresh_logout(start_worker, live_serv
     bad.write_text("a,b\n" + "1,2\n" * 70_000 + "1,2,3\n")
     done = ravid("upload", bad)
     assert done.returncode == 1 and "Error: Line 70002 has 3 fields but the header has 2." in done.stderr
+    [failed] = api.get("/api/tasks/?status=FAILURE").json()["results"]
+    done = ravid("download", failed["task_id"])  # no result (409): the job's own sentence, exit 1
+    assert done.returncode == 1 and "Error: Line 70002 has 3 fields but the header has 2." in done.stderr
+
+    # Three `ravid` at once, their access token expired: one refreshes (the refresh token rotates), the others
+    # wait for it and take its tokens instead of refreshing with the old one, now blacklisted.
+    before = ravid.config()
+    ravid.write_config(access="not-a-token")
+    racing = [ravid.start("datasets", "--json") for _ in range(3)]
+    for process in racing:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0 and [d["id"] for d in json.loads(stdout)][-1] == ds, stderr
+    assert ravid.config()["refresh"] != before["refresh"]
+    ok(ravid("datasets"))
+    # An upload with an expired access token refreshes it first: the file is streamed once.
+    ravid.write_config(access="not-a-token")
+    assert "8 rows, 4 columns" in ok(ravid("upload", sales, "--name", "again.csv")).stderr
+    assert ravid.config()["access"] != "not-a-token"
 
     # An expired access token is refreshed once, the rotated refresh token kept, the file still 0600.
     before = ravid.config()
@@ -179,6 +200,8 @@ def test_upload_query_run_download_cancel_refresh_logout(start_worker, live_serv
     assert time.monotonic() - cancelled_at < 5.0
     assert api.get(f"/api/tasks/{task}/").json()["status"] == "REVOKED"
     assert ravid("status", task).returncode == 1
+    done = ravid("download", task)
+    assert done.returncode == 1 and f"Error: Task {task} was cancelled." in done.stderr
     again = api.post(f"/api/tasks/{task}/cancel/")
     done = ravid("cancel", task)
     assert again.status_code == 409 and done.returncode == 2 and f"Error: {again.json()['error']}" in done.stderr
@@ -219,3 +242,43 @@ def test_register_login_errors_and_help(live_server, tmp_path):
     assert done.returncode == 1 and "Error: Cannot reach the ravid server at http://127.0.0.1:9" in done.stderr
     assert ravid("--server", "ftp://example.com", "datasets").returncode == 2
     assert ravid("frobnicate").returncode == 2
+
+
+def test_tokens_fresh_before_streaming_and_refresh_shared(tmp_path, monkeypatch):
+    """Without a server: the JWT expiry check, a refresh before a streamed body, and a refresh under the lock that
+    takes the tokens another process stored, or keeps them when the server refuses for another reason."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+
+    def jwt(exp) -> str:
+        return "h." + base64.urlsafe_b64encode(json.dumps({"exp": exp}).encode()).decode().rstrip("=") + ".s"
+
+    assert not cli.expires_soon(jwt(time.time() + 600))
+    assert all(cli.expires_soon(t) for t in (jwt(time.time() + 30), jwt("never"), "not-a-token", "a.!!.b"))
+
+    fresh, seen = jwt(time.time() + 600), []
+    answers = {"/api/token/refresh/": (200, {"access": fresh, "refresh": "r2"}), "/api/upload-csv/": (201, {})}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append((request.url.path, request.headers.get("authorization")))
+        status, body = answers[request.url.path]
+        return httpx.Response(status, json=body)
+
+    cli.save_config({"server": "http://ravid.test", "access": jwt(time.time() + 10), "refresh": "r1"})
+    client = cli.Client("http://ravid.test", cli.load_config())
+    client.http = httpx.Client(base_url="http://ravid.test", transport=httpx.MockTransport(handler))
+    client.json("POST", "/api/upload-csv/", content=lambda: iter([b"a,b\n", b"1,2\n"]))
+    assert seen == [("/api/token/refresh/", None), ("/api/upload-csv/", f"Bearer {fresh}")]
+    assert cli.load_config()["refresh"] == "r2"
+    assert stat.S_IMODE((tmp_path / "ravid" / "config.json.lock").stat().st_mode) == 0o600
+
+    # Another process refreshed meanwhile: its tokens are taken, the server is not asked.
+    cli.save_config({**cli.load_config(), "access": "a3", "refresh": "r3"})
+    seen.clear()
+    client.refresh()
+    assert seen == [] and (client.config["access"], client.config["refresh"]) == ("a3", "r3")
+    # Throttled (429): a clear error, exit 2, the tokens kept.
+    answers["/api/token/refresh/"] = (429, {"error": "Request was throttled."})
+    with pytest.raises(cli.CliError, match="Cannot renew your session: Request was throttled.") as raised:
+        client.refresh()
+    assert raised.value.exit_code == 2 and cli.load_config()["refresh"] == "r3"

@@ -96,5 +96,6 @@ def test_a_job_over_its_memory_bound_fails_clearly_and_the_worker_goes_on(start_
     after, _ = api_user.wait(quick, timeout=60)
     assert after["status"] == "SUCCESS" and after["result"]["data"][0] == {"value": "a", "count": 2}
     assert folders_gone(task_id) == []
+    # Killed by the worker's main process, or stopped by itself at a progress step after the watchdog ended it:
+    # either way the worker lives on.
     assert worker.process.poll() is None, "the worker itself lives on"
-    assert "stopping a job from outside its process" in worker.log_path.read_text()

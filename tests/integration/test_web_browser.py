@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 # Every form control a person can reach must have a name a screen reader can say.
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
-  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.textContent || '').trim())
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+               && !(e.tagName === 'BUTTON' && e.textContent.trim()))
   .map(e => e.outerHTML.slice(0, 120))"""
 
 
@@ -70,6 +71,7 @@ def test_an_analyst_works_in_the_browser(live_server, start_worker, tmp_path):
             expect(page.locator("#dropzone")).to_contain_text("sales.csv")
             snap("03-upload")
             page.get_by_role("button", name="Upload").click()
+            expect(page.locator("#upload-percent")).to_contain_text(f"of {csv_path.stat().st_size}")
             expect(page.locator("#upload-bytes")).to_have_attribute("value", "100")
             page.wait_for_url("**/app/datasets/**")
             expect(page.locator("h1 .status")).to_have_text("READY")

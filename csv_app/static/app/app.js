@@ -37,11 +37,24 @@
       form.addEventListener("htmx:xhr:progress", function (e) {
         if (e.detail.lengthComputable && e.detail.total) {
           var p = Math.round(100 * e.detail.loaded / e.detail.total);
-          bar.value = p; percent.textContent = p + "% of " + e.detail.total + " bytes";
+          var size = input.files.length ? input.files[0].size : e.detail.total;
+          bar.value = p; percent.textContent = p + "% of " + size + " bytes";
         }
       });
-      form.addEventListener("htmx:afterRequest", function () { bar.value = 100; });
+      form.addEventListener("htmx:afterRequest", function (e) { if (e.detail.successful) bar.value = 100; });
     }
+
+    // A request htmx sent that failed says so, instead of leaving the page as it was.
+    var flash = document.getElementById("flash");
+    document.body.addEventListener("htmx:responseError", function (e) {
+      var status = e.detail.xhr.status;
+      flash.textContent = status === 403 ? "This page has expired (your session or its form): reload it and try again."
+        : status === 404 ? "This is no longer available (deleted, or not yours to see): reload the page."
+        : "The server could not answer (" + status + "); try again in a moment.";
+    });
+    document.body.addEventListener("htmx:sendError", function () {
+      flash.textContent = "The server cannot be reached: check the connection, then reload the page.";
+    });
 
     // The rows browser's filter: offer the operators that apply to the chosen column's type.
     var column = document.getElementById("add_column");
