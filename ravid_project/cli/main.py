@@ -5,6 +5,8 @@ progress through the task long poll: GET /api/tasks/{id}/?wait=30&since=<revisio
 
 Exit codes: 0 success; 1 the job failed or was cancelled, or the server is unreachable or answered 5xx;
 2 a usage error, or the server refused the request (4xx). Errors print the API's sentence."""
+import base64
+import fcntl
 import json
 import os
 import re
@@ -50,9 +52,9 @@ VERSION = _version()
 class CliError(click.ClickException):
     """A sentence for the person on stderr; exit code 1 (failed, unreachable, 5xx) or 2 (refused, 4xx)."""
 
-    def __init__(self, message: str, exit_code: int = 2, details: dict | None = None):
+    def __init__(self, message: str, exit_code: int = 2, details: dict | None = None, status: int | None = None):
         super().__init__(message)
-        self.exit_code, self.details = exit_code, details
+        self.exit_code, self.details, self.status = exit_code, details, status  # status: the server's answer
 
     def show(self, file=None) -> None:
         click.echo(f"Error: {self.message}", err=True)
@@ -110,9 +112,19 @@ def api_error(response: httpx.Response) -> CliError:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         details = body.get("details")
         return CliError(body["error"], 2 if response.status_code < 500 else 1,
-                        details if isinstance(details, dict) else None)
+                        details if isinstance(details, dict) else None, response.status_code)
     return CliError(f"The server answered {response.status_code} {response.reason_phrase}.",
-                    2 if response.status_code < 500 else 1)
+                    2 if response.status_code < 500 else 1, status=response.status_code)
+
+
+def expires_soon(token: str, margin: float = 60) -> bool:
+    """Whether a JWT's `exp` (read from its payload, not verified) is less than `margin` seconds away, or unreadable."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"]) - time.time() < margin
+    except (IndexError, KeyError, TypeError, ValueError):
+        return True
 
 
 class Client:
@@ -132,19 +144,40 @@ class Client:
         return self.config["access"]
 
     def refresh(self) -> None:
-        response = self._send(self.http.build_request("POST", "/api/token/refresh/",
-                                                      json={"refresh": self.config["refresh"]}))
-        if response.status_code >= 500:
-            raise api_error(response)
-        if response.status_code != 200:
-            for key in ("access", "refresh"):
-                self.config.pop(key, None)
+        """New tokens. Refresh tokens rotate (the old one is blacklisted), so two `ravid` processes must never
+        refresh with the same one: under an exclusive lock beside the config, the stored tokens are read again,
+        and taken as they are when another process has refreshed (or logged in) meanwhile."""
+        used, path = self.config["refresh"], config_path()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)) as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if self.adopt(used):
+                return
+            response = self._send(self.http.build_request("POST", "/api/token/refresh/", json={"refresh": used}))
+            if response.status_code == 401:  # expired, or logged out: forget the tokens, unless they changed
+                if self.adopt(used):
+                    return
+                for key in ("access", "refresh"):
+                    self.config.pop(key, None)
+                save_config(self.config)
+                raise CliError(EXPIRED)
+            if response.status_code != 200:  # throttled, refused, down: the tokens are kept
+                error = api_error(response)
+                error.message = f"Cannot renew your session: {error.message}"
+                raise error
+            tokens = response.json()
+            self.config["access"] = tokens["access"]
+            self.config["refresh"] = tokens.get("refresh") or used  # they rotate: keep the new one
             save_config(self.config)
-            raise CliError(EXPIRED)
-        tokens = response.json()
-        self.config["access"] = tokens["access"]
-        self.config["refresh"] = tokens.get("refresh") or self.config["refresh"]  # they rotate: keep the new one
-        save_config(self.config)
+
+    def adopt(self, used: str) -> bool:
+        """Take the stored config when its refresh token is no longer `used` (another `ravid` changed it)."""
+        stored = load_config()
+        if stored.get("refresh") == used:
+            return False
+        self.config = stored
+        self.access()  # not logged in (any more), or to another server: say so
+        return True
 
     def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
         try:
@@ -157,7 +190,10 @@ class Client:
     def send(self, method: str, path: str, *, auth: bool = True, stream: bool = False, content=None, json=None,
              params=None, headers: dict | None = None, timeout=httpx.USE_CLIENT_DEFAULT) -> httpx.Response:
         """`content` and `json` may be callables, called for each attempt (a streamed body is sent again after
-        a refresh; a body that carries a token takes the new one)."""
+        a refresh; a body that carries a token takes the new one). A streamed body is never sent with an access
+        token about to expire: it is refreshed first, rather than the whole body sent twice."""
+        if auth and callable(content) and expires_soon(self.access()):
+            self.refresh()
         for attempt in (1, 2):
             sent = dict(headers or {})
             if auth:
@@ -313,14 +349,19 @@ def follow(client: Client, task_id: str, n: int = 0) -> dict:
                        f"again, `ravid cancel {task_id}` stops it.", 130) from None
 
 
-def finish(body: dict, n: int, as_json: bool) -> None:
-    """Print a task: its body as JSON, or its result; exit 1 when it failed or was cancelled."""
-    if as_json:
-        click.echo(dumps(body))
+def ended_badly(body: dict) -> None:
+    """Exit 1 with the sentence of a task that failed or was cancelled."""
     if body["status"] == "FAILURE":
         raise CliError(body.get("error") or "The job failed.", 1)
     if body["status"] == "REVOKED":
         raise CliError(f"Task {body['task_id']} was cancelled.", 1)
+
+
+def finish(body: dict, n: int, as_json: bool) -> None:
+    """Print a task: its body as JSON, or its result; exit 1 when it failed or was cancelled."""
+    if as_json:
+        click.echo(dumps(body))
+    ended_badly(body)
     if as_json:
         return
     if body["status"] != "SUCCESS":
@@ -711,8 +752,14 @@ def served_name(response: httpx.Response) -> str | None:
               help="The file's format (default: the result's own, CSV for tables).")
 @click.pass_obj
 def download(client, task, output, fmt):
-    """Download a task's result file."""
-    response = client.send("GET", f"/api/tasks/{task}/download/", params={"format": fmt} if fmt else None, stream=True)
+    """Download a task's result file (exit 1 when the task failed or was cancelled)."""
+    try:
+        response = client.send("GET", f"/api/tasks/{task}/download/", params={"format": fmt} if fmt else None,
+                               stream=True)
+    except CliError as exc:
+        if exc.status == 409:  # no result: a job that failed is exit 1, with its own sentence
+            ended_badly(client.json("GET", f"/api/tasks/{task}/", params={"n": 0}))
+        raise
     try:
         if output == "-":
             for chunk in response.iter_bytes(CHUNK):
