@@ -1,5 +1,6 @@
 """The contract's error envelope for every 4xx and 5xx: DRF's exceptions, Django's 404/500, login lockout."""
 import logging
+import sys
 
 from django import db
 from django.core.exceptions import DisallowedHost, PermissionDenied, RequestDataTooBig
@@ -160,6 +161,12 @@ def csrf_failure_view(request, reason=""):
 
 
 def server_error_view(request):
+    """An error no view answered. The database being down (a page's session or query) is a 503 to retry."""
+    if isinstance(sys.exc_info()[1], (db.OperationalError, db.InterfaceError)):
+        message = "The database is unavailable right now; try again shortly."
+        response = _app_page(request, 503, message) or json_error(request, 503, message)
+        response["Retry-After"] = "5"
+        return response
     return _app_page(request, 500, MESSAGES[500]) or json_error(request, 500)
 
 

@@ -138,6 +138,7 @@ CONF
 cat <<MSG
 
   ravid is starting:
+    Web app   http://$HOST:$PORT/app/
     API       http://$HOST:$PORT/api/
     Swagger   http://$HOST:$PORT/swagger/
     Health    http://$HOST:$PORT/health/

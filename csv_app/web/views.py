@@ -62,9 +62,20 @@ ORDERED_OPERATORS = [op for op in OPERATORS if op not in ("contains", "not_conta
 WAIT_SECONDS = 25
 
 
-def sentence(exc) -> str:
-    """What the API would answer for this error, in its words."""
-    return api_exception_handler(exc, {}).data["error"]
+def sentence(exc, details: bool = False) -> str:
+    """What the API would answer for this error, in its words; with `details`, followed by the envelope's
+    details (an upload's "The file is empty." behind "Invalid file format...")."""
+    body = api_exception_handler(exc, {}).data
+    said = [body["error"]]
+    pending = [body.get("details") or {}] if details else []
+    while pending:
+        item = pending.pop(0)
+        for value in item.values() if isinstance(item, dict) else item:
+            if isinstance(value, (dict, list)):
+                pending.append(value)
+            elif str(value) not in said:
+                said.append(str(value))
+    return " ".join(said)
 
 
 KNOWN_ERRORS = (DomainError, InvalidParameters, APIException)
@@ -119,7 +130,8 @@ def register_view(request):
         except KNOWN_ERRORS as exc:
             detail = getattr(exc, "detail", {})
             errors = {k: " ".join(map(str, v)) for k, v in detail.items()} if isinstance(detail, dict) else {}
-            errors.setdefault("form", sentence(exc))
+            if not errors.keys() & {"email", "username", "password"}:  # else the fields say it, once
+                errors["form"] = sentence(exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("app-home")
@@ -154,7 +166,7 @@ def upload(request):
     try:
         request.POST, request.FILES  # noqa: B018 - parsed here, through the size limit
     except KNOWN_ERRORS as exc:
-        return _upload_error(request, sentence(exc))
+        return _upload_error(request, sentence(exc, details=True))
     return _upload(request)
 
 
@@ -173,7 +185,7 @@ def _upload(request):
             return _upload_error(request, "No file was chosen: pick or drop a CSV file first.")
         dataset, task = dataset_create(owner=request.user, upload=upload_file, name=request.POST.get("name"))
     except KNOWN_ERRORS as exc:
-        return _upload_error(request, sentence(exc))
+        return _upload_error(request, sentence(exc, details=True))
     page = reverse("app-dataset", args=[dataset.id])
     if request.htmx:
         return render(request, "app/_upload_done.html", {"dataset": dataset, **progress_context(task, then=page)})
@@ -396,7 +408,17 @@ def _value_view(value) -> dict:
 
 
 def _short(cell):
-    return json.dumps(cell, default=str) if isinstance(cell, (dict, list)) else cell
+    """A cell as a reader wants it: a float to 6 significant digits, a list of counted values as "DE (3), FR (2)",
+    other lists and mappings as short text."""
+    if isinstance(cell, float):
+        return f"{cell:.6g}"
+    if isinstance(cell, list):
+        if all(isinstance(x, dict) and set(x) == {"value", "count"} for x in cell):
+            return ", ".join(f"{_short(x['value'])} ({x['count']})" for x in cell)
+        return ", ".join(str(_short(x)) for x in cell)
+    if isinstance(cell, dict):
+        return ", ".join(f"{k}: {_short(v)}" for k, v in cell.items())
+    return cell
 
 
 def _heat(x) -> str:
@@ -465,7 +487,6 @@ def task_cancel_view(request, task_id):
         if task.owner_id != request.user.id:
             raise Forbidden("Only the owner of a task can do this.")
         task_cancel(task)
-        messages.success(request, "The task was cancelled.")
     except KNOWN_ERRORS as exc:
         messages.error(request, sentence(exc))
     return redirect("app-task", task.id)
