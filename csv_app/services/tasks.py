@@ -108,7 +108,7 @@ def task_cancel(task: Task) -> Task:
     """A queued task never runs; a running one stops at its next progress step (its attempt sees it lost it)."""
     if task.is_finished:
         raise Conflict(f"The task has already finished ({task.status}); there is nothing to cancel.")
-    task_end(task, S.REVOKED, "The ingest was cancelled.", stage="cancelled")
+    task_end(task, S.REVOKED, stage="cancelled")  # a dataset it was making says "The ingest/save was cancelled."
     task.refresh_from_db()
     return task
 
