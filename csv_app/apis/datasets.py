@@ -82,6 +82,10 @@ class DatasetUploadApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         if not data.is_valid():
+            raw = not request.content_type.startswith("multipart/")
+            if "file" in data.errors and raw and request.META.get("CONTENT_LENGTH", "0") in ("", "0"):
+                raise ApiError(400, "The request body is empty: the file has no bytes to upload.",
+                               {"file": ["The file is empty."]})
             if "file" in data.errors:
                 raise ApiError(400, "No file was uploaded: send multipart field 'file' or a text/csv body.",
                                {"file": [str(e) for e in data.errors["file"]]})

@@ -64,6 +64,8 @@ class ResultOutputSerializer(serializers.Serializer):
 
     data = serializers.ListField(child=serializers.DictField(), help_text="The first n rows (query parameter n).")
     file_link = serializers.URLField(help_text="The download; it names its format when that is not CSV.")
+    formats = serializers.ListField(child=serializers.CharField(), help_text="The formats the download offers "
+                                    "(?format=): csv, json, parquet for rows, png for a picture.")
     row_count = serializers.IntegerField(allow_null=True)
     columns = serializers.ListField(child=serializers.CharField())
     value = serializers.JSONField(allow_null=True, help_text="What the operation says besides rows (a summary, "
@@ -139,8 +141,8 @@ class TaskOutputSerializer(serializers.Serializer):
         link = self.context["request"].build_absolute_uri(reverse("task-download", args=[task.id]))
         if result.link_format:
             link += f"?format={result.link_format}"
-        return {"data": data, "file_link": link, "row_count": result.row_count, "columns": columns,
-                "value": result.value}
+        return {"data": data, "file_link": link, "formats": result.formats, "row_count": result.row_count,
+                "columns": columns, "value": result.value}
 
     def to_representation(self, task):
         body = super().to_representation(task)

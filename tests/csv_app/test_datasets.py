@@ -35,6 +35,11 @@ def test_raw_text_csv_body_upload(client_a):
     assert r.json()["dataset"]["name"] == "raw.csv"
     assert run_pending(r.json()["task_id"]) == "SUCCESS"
     assert Dataset.objects.get(id=r.json()["file_id"]).columns == [{"name": "a", "type": "integer"}, {"name": "b", "type": "integer"}]
+    empty = client_a.generic("POST", "/api/upload-csv/?name=empty.csv", b"", content_type="text/csv")
+    assert empty.status_code == 400
+    assert empty.json()["error"] == "The request body is empty: the file has no bytes to upload."
+    assert empty.json()["details"] == {"file": ["The file is empty."]}
+    assert not Dataset.objects.filter(name="empty.csv").exists()
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,7 @@ def test_inputs_that_once_gave_500s_are_400s(client_a, ready_dataset, run_operat
     assert r.status_code == 400 and r.json()["error"] == "The JSON body is nested too deeply; at most 32 levels are allowed."
     chart = run_operation(file_id, "chart", kind="bar", x="label", y="id", title="$\\frac{1}{$ costs $5")
     assert chart["status"] == "SUCCESS", chart
+    assert chart["result"]["formats"] == ["png"]  # a picture only
 
 
 def test_refreshing_the_token_of_a_deleted_user_is_401(api, user):

@@ -32,6 +32,7 @@ def test_dedup_result_status_and_shape(client_a, people, run_operation):
     assert result["columns"] == ["id", "name", "city", "score"]
     assert [r["id"] for r in result["data"]] == [1, 2]
     assert result["file_link"] == f"http://testserver/api/tasks/{body['task_id']}/download/"
+    assert result["formats"] == ["csv", "json", "parquet"]
     same = client_a.get(f"/api/task-status/?task_id={body['task_id']}&n=2").json()
     assert same == body
 
