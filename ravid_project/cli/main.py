@@ -259,7 +259,7 @@ def table(rows: list[dict], columns: list[str] | None = None, label: str | None 
     """Rows of {column: value} as a table; `label` heads a first column of the keys of a dict of rows; with `ids`,
     the "id" column (UUIDs) is never cut."""
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))
-    view = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    view = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     if label is not None:
         view.add_column(label, style="bold")
     for name in columns:  # one line per row
@@ -386,6 +386,21 @@ def finish(body: dict, n: int, as_json: bool) -> None:
 # -- commands ---------------------------------------------------------------------------------------------------
 
 class Group(click.Group):
+    def parse_args(self, ctx, args):
+        """`--server URL` may come after the command too (`ravid datasets --server URL`): it is moved in front."""
+        moved, rest, i = [], [], 0
+        while i < len(args):
+            if args[i] == "--":
+                rest += args[i:]
+                break
+            if args[i] == "--server" and i + 1 < len(args):
+                moved += args[i:i + 2]
+                i += 2
+                continue
+            (moved if args[i].startswith("--server=") else rest).append(args[i])
+            i += 1
+        return super().parse_args(ctx, moved + rest)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -400,6 +415,8 @@ class Group(click.Group):
 @click.pass_context
 def cli(ctx, server):
     """The ravid command line: upload CSV files, query them, run operations and fetch their results.
+
+    --server may also come after the command (`ravid datasets --server URL`).
 
     Log in first (`ravid login`); the tokens are kept in $XDG_CONFIG_HOME/ravid/config.json (mode 0600) and
     refreshed automatically. Exit codes: 0 success, 1 the job failed (or the server is unreachable), 2 usage
@@ -485,6 +502,8 @@ def upload(client, file, name, no_wait, as_json):
     The file is streamed as the request body (the server recognises compressed and Parquet files by their
     first bytes)."""
     size = file.stat().st_size
+    if size == 0:
+        raise CliError(f"{file} is empty: there is nothing to upload.")
     with byte_bar() as bar:
         job = bar.add_task(f"uploading {file.name}", total=size)
 
@@ -535,10 +554,12 @@ def datasets(client, dataset, as_json):
     if as_json:
         click.echo(dumps(items))
         return
-    view = table([], ["id", "name", "status", "rows", "columns", "size", "created"], ids=True)
+    wide = out.width >= 110  # in 80 columns: the id whole, the name, what matters most
+    view = table([], ["id", "name", "status", "rows"] + (["columns", "size", "created"] if wide else []), ids=True)
     for d in items:
-        view.add_row(d["id"], d["name"], d["status"], cell(d["row_count"]), str(len(d["columns"])),
-                     human_bytes(d["size_bytes"]), (d["created_at"] or "")[:16].replace("T", " "))
+        view.add_row(d["id"], d["name"], d["status"], cell(d["row_count"]), *([
+            str(len(d["columns"])), human_bytes(d["size_bytes"]), (d["created_at"] or "")[:16].replace("T", " ")]
+            if wide else []))
     out.print(view)
     err.print(f"{len(items)} datasets.")
 
@@ -600,7 +621,10 @@ def operations(client, as_json):
     if as_json:
         click.echo(dumps(entries))
         return
-    view = table([], ["operation", "parameters", "summary"])
+    view = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    view.add_column("operation", no_wrap=True, style="bold")
+    view.add_column("parameters", overflow="fold", ratio=3)
+    view.add_column("summary", ratio=2)
     for entry in entries:
         view.add_row(entry["name"], describe_parameters(entry["parameters"]), entry["summary"])
     out.print(view)
@@ -711,6 +735,10 @@ def run(client, args, from_task, fresh, n, as_json, no_wait):
 def status(client, task, wait, n, as_json):
     """A task's status, progress and result (exit 1 when it failed or was cancelled)."""
     body = follow(client, task, n) if wait else client.json("GET", f"/api/tasks/{task}/", params={"n": n})
+    if not as_json and body["status"] in ("SUCCESS", "FAILURE"):  # the others say their state in finish()
+        ended = (body.get("finished_at") or "")[:19].replace("T", " ")
+        err.print(f"Task {body['task_id']} ({body.get('operation')}) {body['status']}"
+                  + (f", finished {ended}." if ended else "."))
     finish(body, n, as_json)
 
 
@@ -730,11 +758,17 @@ def tasks(client, state, operation, dataset, limit, as_json):
     if as_json:
         click.echo(dumps(items))
         return
-    view = table([], ["id", "operation", "status", "progress", "created"], ids=True)
+    wide = out.width >= 110  # in 80 columns: the id whole, a running task's percent by its status, no year
+    view = table([], ["id", "operation", "status"] + (["progress"] if wide else []) + ["created"], ids=True)
     for t in items:
         progress = t.get("progress") or {}
-        view.add_row(t["task_id"], t["operation"], t["status"], f"{progress.get('stage', '')} {progress.get('percent', 0)}%",
-                     (t.get("created_at") or "")[:19].replace("T", " "))
+        done = f"{progress.get('percent', 0):g}%"
+        created = (t.get("created_at") or "")[:19].replace("T", " ")
+        if wide:
+            view.add_row(t["task_id"], t["operation"], t["status"], f"{progress.get('stage', '')} {done}", created)
+        else:
+            view.add_row(t["task_id"], t["operation"], t["status"] + (f" {done}" if t["status"] == "STARTED" else ""),
+                         created[5:16])
     out.print(view)
 
 

@@ -150,6 +150,28 @@ def test_upload_query_run_download_cancel_refresh_logout(start_worker, live_serv
     assert saved.name == f"dedup-{dedup[:8]}.json"
     assert json.loads(saved.read_text()) == api.get(f"/api/tasks/{dedup}/download/?format=json").json()
 
+    # A chart downloads as its picture, named by the server; `status` says the state first.
+    chart = json.loads(ok(ravid("run", ds, "chart", "kind=bar", "x=country", "y=amount", "--json")).stdout)["task_id"]
+    ok(ravid("download", chart, cwd=folder))
+    assert (folder / f"chart-{chart[:8]}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ok(ravid("status", dedup)).stderr.startswith(f"Task {dedup} (dedup) SUCCESS, finished ")
+
+    # In 80 columns: every id whole, every operation named; --server may follow the command.
+    narrow = {"COLUMNS": "80"}
+    lines = ok(ravid("datasets", **narrow)).stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and any(ds in line and "sales.csv" in line for line in lines)
+    lines = ok(ravid("tasks", **narrow)).stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and any(line.split()[:3] == [dedup, "dedup", "SUCCESS"] for line in lines)
+    catalogue = ok(ravid("operations", **narrow)).stdout
+    names = [entry["name"] for entry in api.get("/api/operations/").json()]
+    assert max(map(len, catalogue.splitlines())) <= 80
+    assert [line.split()[0] for line in catalogue.splitlines()[2:] if not line.startswith(" ")] == names
+    assert ds in ok(ravid("datasets", "--server", live_server.url, RAVID_URL="http://127.0.0.1:9")).stdout
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    done = ravid("upload", empty)
+    assert done.returncode == 2 and f"Error: {empty} is empty: there is nothing to upload." in done.stderr
+
     # A job that fails (a bad line only the full ingest finds): exit 1 with its sentence.
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n" + "1,2\n" * 70_000 + "1,2,3\n")
