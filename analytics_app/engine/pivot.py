@@ -38,14 +38,28 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
     values = [v for (v,) in con.execute(
         f"SELECT DISTINCT {col} FROM {source.sql} ORDER BY {col} NULLS LAST", source.params).fetchall()]
     labels = _labels(values, rows)
-    cells = [f"{aggregate_sql(agg, value)} FILTER (WHERE {col} IS NOT DISTINCT FROM ?) AS {quote_ident(label)}"
-             for label in labels]
+    # Two passes: each cell aggregated once, in one GROUP BY over the rows and the column (one pass over the
+    # data), then the few cells spread into columns (one filter per column over the cells, not over the rows).
+    pivot_key, cell = _unused("pivot key", rows), _unused("pivot cell", rows)
+    spread = "max({c}) FILTER (WHERE {k} IS NOT DISTINCT FROM ?)"
+    if agg == "count":  # a combination with no rows counts 0, as before
+        spread = f"coalesce({spread}, 0)"
+    columns = [spread.format(c=quote_ident(cell), k=quote_ident(pivot_key)) + f" AS {quote_ident(label)}"
+               for label in labels]
     keys = select_list(rows)
     order = ", ".join(f"{quote_ident(r)} ASC NULLS LAST" for r in rows)
-    sql = f"SELECT {keys}, {', '.join(cells)} FROM {source.sql} GROUP BY {keys} ORDER BY {order}"
-    result = write_query(con, sql, [*values, *source.params], dest)
+    cells = (f"SELECT {keys}, {col} AS {quote_ident(pivot_key)}, {aggregate_sql(agg, value)} AS {quote_ident(cell)} "
+             f"FROM {source.sql} GROUP BY {keys}, {col}")
+    sql = f"SELECT {keys}, {', '.join(columns)} FROM ({cells}) GROUP BY {keys} ORDER BY {order}"
+    result = write_query(con, sql, [*values, *source.params], dest)  # in the order the ? appear
     result.value = {"rows": rows, "column": column, "values": labels, "agg": agg, "value": value}
     return result
+
+
+def _unused(name: str, taken: list[str]) -> str:
+    while name in taken:
+        name += "'"
+    return name
 
 
 def _labels(values: list, taken: list[str]) -> list[str]:
