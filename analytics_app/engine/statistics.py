@@ -33,10 +33,10 @@ def group_statistics(
     for name in columns:
         col = quote_ident(name)
         value = f"CAST({col} AS DOUBLE)"
-        modes = (
-            f"SELECT {keys}, {col} AS mode_value FROM ("
+        modes = (  # the most frequent value, the smallest on ties: least (-count, value); one aggregate, no window
+            f"SELECT {keys}, arg_min({col}, (-n, {col})) AS mode_value FROM ("
             f"SELECT {keys}, {col}, count(*) AS n FROM base WHERE {col} IS NOT NULL GROUP BY {keys}, {col}) "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY n DESC, {col} ASC) = 1"
+            f"GROUP BY {keys}"
         )
         stats = (
             f"SELECT {keys}, ? AS \"column\", count({col}) AS count, favg({value}) AS mean, median({value}) AS median, "
