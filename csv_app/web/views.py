@@ -28,13 +28,13 @@ from ..apis.accounts import RegisterApi
 from ..apis.rows_query import rows_page
 from ..apis.tasks import operation_request, result_file
 from ..errors import api_exception_handler
-from ..exceptions import DomainError, Forbidden, NotFound
+from ..exceptions import DomainError, Forbidden, Invalid, NotFound
 from ..models import Dataset, Task
 from ..selectors import dataset_get_for_user, dataset_table, datasets_visible_to, task_get_for_user, task_result, \
     tasks_visible_to
 from ..services.accounts import login_refusal, user_authenticate, user_register
-from ..services.datasets import dataset_create, dataset_from_task, dataset_share
-from ..services.tasks import task_cancel, task_share, task_submit
+from ..services.datasets import dataset_create, dataset_from_task, dataset_share, dataset_unshare
+from ..services.tasks import task_cancel, task_share, task_submit, task_unshare
 from ..services.waiting import BUSY, CHANGED, task_eta_seconds, task_percent, task_revision, task_wait
 from ..storage import media_path
 from ..uploads import SizeLimitUploadHandler, too_large
@@ -208,6 +208,8 @@ def _ingest_task(dataset: Dataset) -> Task | None:
 def dataset_page(request, dataset_id):
     dataset = _visible(dataset_get_for_user, request.user, dataset_id)
     context = {"dataset": dataset, "is_owner": dataset.owner_id == request.user.id}
+    if context["is_owner"]:
+        context["shares"] = shares_of(dataset)
     if dataset.status == Dataset.Status.PENDING and (task := _ingest_task(dataset)) and task.owner_id == request.user.id:
         context.update(progress_context(task, then=request.get_full_path()))
     if dataset.status == Dataset.Status.READY:
@@ -223,16 +225,32 @@ def dataset_page(request, dataset_id):
     return render(request, "app/dataset.html", context)
 
 
-def _share(request, obj, kind: str, grant, page: str):
-    """Share a dataset or a task with the user the form names; only its owner may."""
+def _share(request, obj, kind: str, grant, revoke, page: str):
+    """Share a dataset or a task with the user the form names, or stop sharing it with one (`remove`, a user id
+    from the list of shares); only its owner may."""
     try:
         if obj.owner_id != request.user.id:
             raise Forbidden(f"Only the owner of a {kind} can do this.")
-        share = grant(obj, request.POST.get("user", "").strip())
-        messages.success(request, f"Shared with {share.user.username}.")
+        if "remove" in request.POST:
+            share = obj.shares.select_related("user").filter(user_id=_int(request.POST["remove"])).first()
+            if share is None:
+                raise Invalid(f"This {kind} is not shared with that user.")
+            revoke(obj, share.user_id)
+            messages.success(request, f"No longer shared with {share.user.username}.")
+        else:
+            share = grant(obj, request.POST.get("user", "").strip())
+            messages.success(request, f"Shared with {share.user.username}.")
     except KNOWN_ERRORS as exc:
         messages.error(request, sentence(exc))
     return redirect(page, obj.id)
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() and len(text) < 19 else -1
+
+
+def shares_of(obj) -> list:
+    return list(obj.shares.select_related("user").order_by("created_at"))
 
 
 @login_required
@@ -240,7 +258,7 @@ def _share(request, obj, kind: str, grant, page: str):
 def dataset_share_view(request, dataset_id):
     dataset = _visible(dataset_get_for_user, request.user, dataset_id)
     return _share(request, dataset, "dataset", lambda d, who: dataset_share(dataset=d, user_identifier=who),
-                  "app-dataset")
+                  lambda d, user_id: dataset_unshare(dataset=d, user_id=user_id), "app-dataset")
 
 
 # The rows browser --------------------------------------------------------------------------------------------------
@@ -435,6 +453,8 @@ def task_page(request, task_id):
     task = _visible(task_get_for_user, request.user, task_id)
     context = {"task": task, "is_owner": task.owner_id == request.user.id,
                "parameters": json.dumps(task.parameters, indent=2, default=str)}
+    if context["is_owner"]:
+        context["shares"] = shares_of(task)
     if not task.is_finished:
         context.update(progress_context(task))
     result = task_result(task) if task.status == Task.Status.SUCCESS else None
@@ -508,4 +528,5 @@ def task_save(request, task_id):
 @require_POST
 def task_share_view(request, task_id):
     task = _visible(task_get_for_user, request.user, task_id)
-    return _share(request, task, "task", lambda t, who: task_share(task=t, user_identifier=who), "app-task")
+    return _share(request, task, "task", lambda t, who: task_share(task=t, user_identifier=who),
+                  lambda t, user_id: task_unshare(task=t, user_id=user_id), "app-task")

@@ -205,6 +205,19 @@ def test_sharing_from_the_page_lets_the_other_user_in(web_a, web_b, sales, other
     assert "Only the owner of a dataset can do this." in text(refused)
     unknown = web_a.post(f"/app/datasets/{sales}/share/", {"user": "nobody-here"}, follow=True)
     assert 'class="error"' in text(unknown)
+    page = text(web_a.get(f"/app/datasets/{sales}/"))
+    assert f"Shared with <strong>{other_user.username}</strong>" in page
+    assert f'name="remove" value="{other_user.id}"' in page
+    assert "Shared with" not in text(web_b.get(f"/app/datasets/{sales}/"))  # the list is the owner's alone
+    stolen = web_b.post(f"/app/datasets/{sales}/share/", {"remove": other_user.id}, follow=True)
+    assert "Only the owner of a dataset can do this." in text(stolen)
+    assert web_b.get(f"/app/datasets/{sales}/").status_code == 200
+    removed = web_a.post(f"/app/datasets/{sales}/share/", {"remove": other_user.id}, follow=True)
+    assert f"No longer shared with {other_user.username}." in text(removed)
+    assert "Not shared with anyone." in text(removed)
+    assert web_b.get(f"/app/datasets/{sales}/").status_code == 404
+    again = web_a.post(f"/app/datasets/{sales}/share/", {"remove": "99999999999999999999"}, follow=True)
+    assert "This dataset is not shared with that user." in text(again)
 
 
 def test_task_list_filters_by_status(web_a, sales, run_operation):
@@ -335,3 +348,14 @@ def test_the_database_down_is_a_503_page_to_retry(web_a, monkeypatch):
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert "The database is unavailable right now; try again shortly." in text(response)
     assert "10.0.0.9" not in text(response) and "MySQL" not in text(response)
+
+
+def test_a_result_shared_from_its_page_can_be_unshared(web_a, web_b, sales, other_user, run_operation):
+    task = run_operation(sales, "unique", column="country")["task_id"]
+    assert web_b.get(f"/app/tasks/{task}/").status_code == 404
+    shared = web_a.post(f"/app/tasks/{task}/share/", {"user": other_user.username}, follow=True)
+    assert f"Shared with <strong>{other_user.username}</strong>" in text(shared)
+    assert web_b.get(f"/app/tasks/{task}/").status_code == 200
+    removed = web_a.post(f"/app/tasks/{task}/share/", {"remove": str(other_user.id)}, follow=True)
+    assert f"No longer shared with {other_user.username}." in text(removed)
+    assert web_b.get(f"/app/tasks/{task}/").status_code == 404
