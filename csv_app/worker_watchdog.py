@@ -28,6 +28,7 @@ class JobWatchdog(bootsteps.StartStopStep):
         self.seen: queue.SimpleQueue = queue.SimpleQueue()   # event loop -> thread: what runs now
         self.due: queue.SimpleQueue = queue.SimpleQueue()    # thread -> event loop: what to kill
         self.killed: queue.SimpleQueue = queue.SimpleQueue()  # event loop -> thread: clean up after these
+        self.replace_until = 0.0  # after a kill: see that the pool replaces the process now, not at its 5 s timer
 
     def start(self, consumer):
         self.stopping = threading.Event()
@@ -65,7 +66,15 @@ class JobWatchdog(bootsteps.StartStopStep):
                                       "pid": stop.running.pid, "rss_mb": stop.running.rss // 2**20})
                 request.terminate(consumer.pool, signal=signal.SIGKILL)
                 running.pop((stop.running.task_id, stop.running.pid))
+                self.replace_until = time.monotonic() + 10.0
             self.killed.put(stop)
+        # After a kill the pool replaced the process only at its own 5 s maintenance timer now and then (the next
+        # job started 5.9-6.9 s after a cancel instead of ~2 s): for 10 s, ask it every tick (a no-op once it has).
+        maintain = getattr(consumer.pool, "maintain_pool", None)
+        if self.replace_until and time.monotonic() < self.replace_until and maintain is not None:
+            maintain()
+        else:
+            self.replace_until = 0.0
         self.seen.put([(task_id, worker_identity(r.hostname or "", pid), pid) for (task_id, pid), r in running.items()])
 
     # --- on the watchdog's thread ------------------------------------------------------------------------
