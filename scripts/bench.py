@@ -76,7 +76,11 @@ class Stack:
                    ALLOWED_HOSTS="127.0.0.1,localhost", AXES_ENABLED="false")
         python = sys.executable
         bindir = Path(python).parent
-        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        migrated = subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env,
+                                  capture_output=True, text=True)
+        if migrated.returncode != 0:  # the last line says why (an unknown database, a refused login)
+            lines = (migrated.stderr or migrated.stdout).strip().splitlines() or ["(no output)"]
+            sys.exit(f"Cannot prepare the benchmark's database ({env.get('DATABASE_URL') or 'SQLite'}): {lines[-1]}")
         logs = workdir / "stack.log"
         out = open(logs, "ab")
         if not env.get("CELERY_BROKER_URL"):  # the embedded broker, as `make run` starts it
