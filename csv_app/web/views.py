@@ -2,6 +2,7 @@
 through the same services as the API; an error is shown in the API's own sentence."""
 import functools
 import json
+import math
 from urllib.parse import quote
 
 from django.conf import settings
@@ -429,7 +430,12 @@ def _short(cell):
     """A cell as a reader wants it: a float to 6 significant digits, a list of counted values as "DE (3), FR (2)",
     other lists and mappings as short text."""
     if isinstance(cell, float):
-        return f"{cell:.6g}"
+        if cell == 0 or not math.isfinite(cell):
+            return str(cell)
+        digits = math.floor(math.log10(abs(cell))) + 1  # before the point; no exponent for sums in the millions
+        if not -4 < digits <= 15:
+            return f"{cell:.6g}"
+        return f"{cell:.{max(0, 6 - digits)}f}".rstrip("0").rstrip(".") if digits < 6 else f"{cell:.0f}"
     if isinstance(cell, list):
         if all(isinstance(x, dict) and set(x) == {"value", "count"} for x in cell):
             return ", ".join(f"{_short(x['value'])} ({x['count']})" for x in cell)
