@@ -56,7 +56,8 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
     return result
 
 
-def _unused(name: str, taken: list[str]) -> str:
+def _unused(name: str, taken) -> str:
+    """`name`, primed (') until it is none of `taken`."""
     while name in taken:
         name += "'"
     return name
@@ -66,9 +67,7 @@ def _labels(values: list, taken: list[str]) -> list[str]:
     """Each value's column name: its text (an empty value is '(empty)'), made unique beside the row columns."""
     labels, used = [], set(taken)
     for v in values:
-        label = "(empty)" if v is None else str(json_value(v))
-        while label in used:
-            label += "'"
+        label = _unused("(empty)" if v is None else str(json_value(v)), used)
         used.add(label)
         labels.append(label)
     return labels
