@@ -73,6 +73,8 @@ def _details(detail):
     return None
 
 
+DATABASE_DOWN = "The database is unavailable right now; try again shortly."
+
 # The one place where the services' errors become HTTP statuses.
 DOMAIN_STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, TooLarge: 413, TooMany: 429,
                  Unavailable: 503}
@@ -101,7 +103,7 @@ def api_exception_handler(exc, context):
                                       "(MAX_JSON_BODY_BYTES); upload files through /api/upload-csv/."), status=413)
     elif isinstance(exc, (db.OperationalError, db.InterfaceError)):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
-        return Response(envelope(503, "The database is unavailable right now; try again shortly."), status=503,
+        return Response(envelope(503, DATABASE_DOWN), status=503,
                         headers={"Retry-After": "5"})
     if not isinstance(exc, exceptions.APIException):
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__ if context else "api")
@@ -163,8 +165,7 @@ def csrf_failure_view(request, reason=""):
 def server_error_view(request):
     """An error no view answered. The database being down (a page's session or query) is a 503 to retry."""
     if isinstance(sys.exc_info()[1], (db.OperationalError, db.InterfaceError)):
-        message = "The database is unavailable right now; try again shortly."
-        response = _app_page(request, 503, message) or json_error(request, 503, message)
+        response = _app_page(request, 503, DATABASE_DOWN) or json_error(request, 503, DATABASE_DOWN)
         response["Retry-After"] = "5"
         return response
     return _app_page(request, 500, MESSAGES[500]) or json_error(request, 500)
