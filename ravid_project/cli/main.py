@@ -255,11 +255,16 @@ def cell(value) -> str:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list, bool)) else str(value)
 
 
+def plain_table() -> Table:
+    """A table without borders or edge padding: a header rule, columns one space apart, so 80 columns go far."""
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+
+
 def table(rows: list[dict], columns: list[str] | None = None, label: str | None = None, ids: bool = False) -> Table:
     """Rows of {column: value} as a table; `label` heads a first column of the keys of a dict of rows; with `ids`,
     the "id" column (UUIDs) is never cut."""
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))
-    view = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    view = plain_table()
     if label is not None:
         view.add_column(label, style="bold")
     for name in columns:  # one line per row
@@ -621,7 +626,7 @@ def operations(client, as_json):
     if as_json:
         click.echo(dumps(entries))
         return
-    view = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    view = plain_table()
     view.add_column("operation", no_wrap=True, style="bold")
     view.add_column("parameters", overflow="fold", ratio=3)
     view.add_column("summary", ratio=2)
