@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from analytics_app.registry import InvalidParameters, first_message
 
 from .exceptions import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, TooMany, Unavailable
+from .storage import StorageUnavailable
 
 logger = logging.getLogger("ravid.api")
 
@@ -74,6 +75,16 @@ def _details(detail):
 
 
 DATABASE_DOWN = "The database is unavailable right now; try again shortly."
+STORAGE_DOWN = "The file store is unavailable right now; try again shortly."
+
+
+def _unavailable(exc) -> str | None:
+    """The sentence for a service this request needed and could not reach, or None."""
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        return DATABASE_DOWN
+    if isinstance(exc, StorageUnavailable):
+        return STORAGE_DOWN
+    return None
 
 # The one place where the services' errors become HTTP statuses.
 DOMAIN_STATUS = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, TooLarge: 413, TooMany: 429,
@@ -101,10 +112,9 @@ def api_exception_handler(exc, context):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response(envelope(413, f"The request body is over {limit} bytes, the limit for a JSON body "
                                       "(MAX_JSON_BODY_BYTES); upload files through /api/upload-csv/."), status=413)
-    elif isinstance(exc, (db.OperationalError, db.InterfaceError)):
-        logger.warning("database unavailable: %s", exc.__class__.__name__)
-        return Response(envelope(503, DATABASE_DOWN), status=503,
-                        headers={"Retry-After": "5"})
+    elif _unavailable(exc):
+        logger.warning("service unavailable: %s", exc.__class__.__name__)
+        return Response(envelope(503, _unavailable(exc)), status=503, headers={"Retry-After": "5"})
     if not isinstance(exc, exceptions.APIException):
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__ if context else "api")
         return Response(envelope(500), status=500)
@@ -163,9 +173,10 @@ def csrf_failure_view(request, reason=""):
 
 
 def server_error_view(request):
-    """An error no view answered. The database being down (a page's session or query) is a 503 to retry."""
-    if isinstance(sys.exc_info()[1], (db.OperationalError, db.InterfaceError)):
-        response = _app_page(request, 503, DATABASE_DOWN) or json_error(request, 503, DATABASE_DOWN)
+    """An error no view answered. The database or the file store being down is a 503 to retry."""
+    sentence = _unavailable(sys.exc_info()[1])
+    if sentence:
+        response = _app_page(request, 503, sentence) or json_error(request, 503, sentence)
         response["Retry-After"] = "5"
         return response
     return _app_page(request, 500, MESSAGES[500]) or json_error(request, 500)

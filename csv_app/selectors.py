@@ -8,7 +8,7 @@ from analytics_app.engine.tables import Table
 
 from .exceptions import NotFound
 from .models import Dataset, Schedule, Task
-from .storage import media_path
+from .storage import stored_files, stored_path
 
 
 def _uuid_or_404(value) -> uuid.UUID:
@@ -74,7 +74,7 @@ def task_result(task: Task) -> Result | None:
     if task.status != Task.Status.SUCCESS or not task.result_files:
         return None
     return Result(files=task.result_files, row_count=task.result_row_count, columns=task.result_columns,
-                  value=task.result_value, folder=media_path(task.result_dir))
+                  value=task.result_value, folder=stored_files(task.result_dir, task.result_files.values()))
 
 
 def task_result_table(task: Task) -> Table | None:
@@ -85,4 +85,4 @@ def task_result_table(task: Task) -> Table | None:
 
 def dataset_table(dataset: Dataset) -> Table | None:
     """A READY dataset's table."""
-    return Table(media_path(dataset.parquet_file)) if dataset.parquet_file else None
+    return Table(stored_path(dataset.parquet_file)) if dataset.parquet_file else None

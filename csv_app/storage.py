@@ -1,11 +1,35 @@
-"""Where a dataset's and a task's files live, and removing them."""
+"""Where a dataset's and a task's files live: one storage for every kept file (STORAGE_URL).
+
+Every kept file has a path relative to the storage's root (`uploads/<dataset>/data.parquet`,
+`results/<task>/attempt-1/result.parquet`) and is immutable once kept. On a local folder, that folder is the store
+and nothing else is needed. On an S3-compatible store, the same relative path is the object's key (under the
+prefix) and each host keeps a bounded read-through cache of the files it reads, at the same relative paths under
+MEDIA_ROOT, so jobs and rows queries read local disk:
+
+- `stored_path(rel)`: a local path of a kept file, fetched into the cache when it is not there (the path does not
+  exist when the store has no such file);
+- `keep(rel)`: the files now under `local_path(rel)` are kept (uploaded; a file that is a hard link of a cached
+  file already stored is copied inside the store instead);
+- `discard(rel)`: a kept folder or file goes, from the store and from this host's cache;
+- `pin(paths, folder)`: a job's inputs, hard-linked into its own folder, so that the cache never evicts them under
+  it."""
+import logging
+import os
 import shutil
+import threading
+import time
 import uuid
 from pathlib import Path
 
 from django.conf import settings
 
 from analytics_app.engine.sql import Limits, session
+
+logger = logging.getLogger("ravid.storage")
+
+
+class StorageUnavailable(Exception):
+    """The object store did not answer, or refused this host's credentials."""
 
 
 def dataset_dir(dataset_id: uuid.UUID) -> Path:
@@ -16,21 +40,113 @@ def result_dir(task_id: uuid.UUID) -> Path:
     return Path(settings.RESULTS_DIR) / str(task_id)
 
 
-def media_path(relative: str) -> Path:
-    """An absolute path for a path stored relative to MEDIA_ROOT, refusing anything outside it."""
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / relative).resolve()
+def local_path(rel: str) -> Path:
+    """Where a kept file (or folder) is on this host, refusing anything outside the storage's root."""
+    root = Path(settings.STORAGE_ROOT).resolve()
+    path = (root / rel).resolve()
     if root not in path.parents:
-        raise ValueError("path outside media root")
+        raise ValueError("path outside the storage root")
     return path
 
 
 def relative(path: Path) -> str:
-    return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
+    return str(Path(path).resolve().relative_to(Path(settings.STORAGE_ROOT).resolve()))
 
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def uses_object_store() -> bool:
+    return bool(settings.S3_BUCKET)
+
+
+def stored_path(rel: str) -> Path:
+    """A kept file on local disk: itself on a local storage, this host's cached copy of the object otherwise."""
+    path = local_path(rel)
+    if uses_object_store():
+        _object_store().fetch(rel, path)
+    return path
+
+
+def stored_table_file(rel: str) -> Path:
+    """A dataset's table on local disk, with its saved profile beside it when it has one (fetched together, so a
+    cached table never lacks a profile the store has)."""
+    from analytics_app.engine.results import PROFILE_FILE
+
+    path = local_path(rel)
+    if uses_object_store():
+        store, fresh = _object_store(), not path.exists()
+        if store.fetch(rel, path):
+            profile = path.with_name(PROFILE_FILE)
+            if fresh or profile.exists():
+                store.fetch(relative(profile), profile)
+    return path
+
+
+def stored_files(rel_folder: str, names) -> Path:
+    """A kept folder with these files of it on local disk (each fetched when missing); the folder's local path."""
+    folder = local_path(rel_folder)
+    if uses_object_store():
+        for name in names:
+            _object_store().fetch(f"{rel_folder}/{name}", folder / name)
+    return folder
+
+
+def keep(rel: str, *, copies: dict | None = None, leave_local: bool = True) -> None:
+    """The file or folder at `local_path(rel)` is kept in the store (a no-op on a local storage). `copies` maps a
+    file's (device, inode) to the relative path of the stored file it is a hard link of: that one is copied inside
+    the store instead of uploaded. `leave_local=False`: this host does not keep a cached copy (an upload on the web
+    host)."""
+    if not uses_object_store():
+        return
+    store, path = _object_store(), local_path(rel)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        info = file.stat()
+        key_rel = relative(file)
+        source = (copies or {}).get((info.st_dev, info.st_ino))
+        if source is not None:
+            store.copy(source, key_rel)
+        else:
+            store.upload(file, key_rel)
+        if not leave_local:
+            file.unlink(missing_ok=True)
+    if leave_local:
+        store.cache.trim()
+    elif path.parent != Path(settings.STORAGE_ROOT):
+        try:  # an upload's folder on the web host, now empty
+            (path if path.is_dir() else path.parent).rmdir()
+        except OSError:
+            pass
+
+
+def discard(rel_or_path) -> None:
+    """A kept folder or file goes: this host's copy, and the store's objects under it."""
+    path = local_path(rel_or_path) if isinstance(rel_or_path, str) else Path(rel_or_path)
+    if path.is_dir():
+        remove_tree(path)
+    else:
+        path.unlink(missing_ok=True)
+    if uses_object_store():
+        _object_store().delete(relative(path))
+
+
+def pin(paths, folder: Path) -> dict:
+    """Hard-link a job's input files into `folder` (outside its result folder) so that the cache may evict its
+    own names while the job still reads them; the job keeps using the cache paths. Returns {(device, inode):
+    relative path} of the pinned files, what `keep(copies=…)` needs to copy them inside the store."""
+    found = {}
+    if not uses_object_store():
+        return found
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        if path is None or not Path(path).exists():
+            continue
+        os.link(path, folder / f"{len(found)}-{Path(path).name}")
+        info = Path(path).stat()
+        found[(info.st_dev, info.st_ino)] = relative(path)
+    return found
 
 
 def engine_limits() -> Limits:
@@ -48,3 +164,152 @@ def warm_engine() -> None:
     """Make this process's DuckDB now (about 25 ms), so the first rows request or task does not pay for it."""
     with engine():
         pass
+
+
+class Cache:
+    """This host's copies of stored files, under the storage root, at most `limit` bytes. The least recently read
+    go first; a file read in the last `grace` seconds or pinned by a running job (more than one link) stays, so
+    the cache may pass its bound by what is in use (a file larger than the bound still works)."""
+
+    def __init__(self, root: Path, limit: int, grace: float = 60.0):
+        self.root, self.limit, self.grace = Path(root), limit, grace
+        self.lock = threading.Lock()
+
+    def touched(self, path: Path) -> None:
+        info = path.stat()
+        os.utime(path, ns=(time.time_ns(), info.st_mtime_ns))  # the read time only; the mtime says when it was kept
+
+    def entries(self):
+        seen = set()
+        for top in ("uploads", "results"):
+            for folder, dirs, files in os.walk(self.root / top):
+                dirs[:] = [d for d in dirs if not d.endswith(".tmp")]  # a running attempt's folder is not cached
+                for name in files:
+                    if name.endswith(".tmp"):
+                        continue
+                    path = Path(folder) / name
+                    try:
+                        info = path.stat()
+                    except OSError:
+                        continue
+                    if (info.st_dev, info.st_ino) in seen:
+                        continue
+                    seen.add((info.st_dev, info.st_ino))
+                    yield path, info
+
+    def trim(self) -> None:
+        """Evict the least recently read files until the cache is within its bound (or only files in use remain)."""
+        with self.lock:
+            entries = sorted(self.entries(), key=lambda e: e[1].st_atime)
+            total = sum(info.st_size for _, info in entries)
+            now = time.time()
+            for path, info in entries:
+                if total <= self.limit:
+                    break
+                if info.st_nlink > 1 or now - info.st_atime < self.grace:
+                    continue
+                path.unlink(missing_ok=True)
+                total -= info.st_size
+                for parent in path.parents:  # an emptied result or dataset folder goes too
+                    if parent == self.root or parent.name in ("uploads", "results"):
+                        break
+                    try:
+                        parent.rmdir()
+                    except OSError:
+                        break
+
+
+class ObjectStore:
+    """An S3-compatible store through boto3 (multipart uploads and downloads with bounded memory)."""
+
+    def __init__(self):
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+
+        self.bucket, self.prefix = settings.S3_BUCKET, settings.S3_PREFIX
+        self.client = boto3.client(
+            "s3", endpoint_url=settings.S3_ENDPOINT_URL, region_name=settings.AWS_REGION,
+            aws_access_key_id=settings.AWS_ACCESS_KEY_ID, aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+            config=Config(s3={"addressing_style": "path"} if settings.S3_ENDPOINT_URL else {},
+                          retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=60),
+        )
+        self.transfer = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2,
+                                       max_concurrency=4)
+        self.cache = Cache(Path(settings.STORAGE_ROOT), settings.WORKER_CACHE_BYTES)
+
+    def key(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(what) from None
+            logger.error("object store refused %s: %s", what, exc)
+            raise StorageUnavailable(what) from exc
+        except BotoCoreError as exc:
+            logger.error("object store unreachable for %s: %s", what, exc)
+            raise StorageUnavailable(what) from exc
+
+    def fetch(self, rel: str, dest: Path) -> bool:
+        """Make `dest` this host's copy of the object; False when the store has no such object."""
+        if dest.exists():
+            self.cache.touched(dest)
+            return True
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            self._call(f"get {rel}", self.client.download_file, self.bucket, self.key(rel), str(tmp),
+                       Config=self.transfer)
+            os.replace(tmp, dest)
+        except FileNotFoundError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.cache.trim()
+        return True
+
+    def upload(self, path: Path, rel: str) -> None:
+        self._call(f"put {rel}", self.client.upload_file, str(path), self.bucket, self.key(rel), Config=self.transfer)
+
+    def copy(self, source_rel: str, rel: str) -> None:
+        self._call(f"copy {source_rel}", self.client.copy, {"Bucket": self.bucket, "Key": self.key(source_rel)},
+                   self.bucket, self.key(rel), Config=self.transfer)
+
+    def delete(self, rel: str) -> None:
+        """The object `rel`, or every object under the folder `rel`."""
+        keys = [self.key(rel)]
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = self._call(f"list {rel}", lambda: list(paginator.paginate(Bucket=self.bucket,
+                                                                          Prefix=self.key(rel) + "/")))
+        keys += [item["Key"] for page in pages for item in page.get("Contents", [])]
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start:start + 1000]]
+            self._call(f"delete {rel}", self.client.delete_objects, Bucket=self.bucket,
+                       Delete={"Objects": batch, "Quiet": True})
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the bucket answers with these credentials."""
+        self._call("head bucket", self.client.head_bucket, Bucket=self.bucket)
+
+
+_stores: dict[int, ObjectStore] = {}
+
+
+def _object_store() -> ObjectStore:
+    """This process's client (made after a fork: a boto3 client is not shared across processes)."""
+    store = _stores.get(os.getpid())
+    if store is None:
+        _stores.clear()
+        store = _stores[os.getpid()] = ObjectStore()
+    return store
+
+
+def storage_check() -> None:
+    """For /health/ and start-up: raise StorageUnavailable when the object store does not answer."""
+    if uses_object_store():
+        _object_store().check()

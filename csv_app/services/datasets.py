@@ -20,7 +20,7 @@ from analytics_app.registry import dataset_jobs, ingest_job, save_job
 from ..exceptions import Conflict, Invalid, NotFound, TooLarge
 from ..models import Dataset, DatasetShare, Task
 from ..selectors import task_result_table
-from ..storage import dataset_dir, relative, remove_tree, result_dir
+from ..storage import dataset_dir, discard, keep, relative, remove_tree, result_dir
 from .queue import create_and_enqueue, task_enqueue_on_commit
 from .quota import over_quota_sentence, quota_bytes, release, reserve_or_refuse, storage_used
 
@@ -82,6 +82,11 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
             dialect = sniff(head, complete=len(head) >= size, max_columns=settings.MAX_COLUMNS,
                             max_name_chars=settings.MAX_COLUMN_NAME_CHARS)
         reserve_or_refuse(owner.id, size, "This upload")  # counted before it is kept: racing uploads cannot overshoot
+        try:
+            keep(relative(source), leave_local=False)  # into the object store, when there is one
+        except BaseException:
+            release(owner.id, size)
+            raise
     except TooLargeDecompressed as exc:
         remove_tree(folder)
         raise TooLarge(exc.message, exc.details) from None
@@ -114,13 +119,13 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
 
     def cleanup(created):
         created[0].delete()
-        remove_tree(folder)
+        discard(folder)
 
     try:
         return create_and_enqueue(create, cleanup)
     except BaseException:
         if not Dataset.objects.filter(id=dataset_id).exists():
-            remove_tree(folder)
+            discard(folder)
             release(owner.id, size)
         raise
 
@@ -142,9 +147,9 @@ def dataset_delete(dataset: Dataset) -> None:
         release(owner_id, stored)
         for _, task_owner, task_bytes in tasks:
             release(task_owner, task_bytes)
-    remove_tree(dataset_dir(dataset_id))
+    discard(dataset_dir(dataset_id))
     for task_id, _, _ in tasks:
-        remove_tree(result_dir(task_id))
+        discard(result_dir(task_id))
 
 
 def user_resolve(identifier: str, *, owner_id: int, what: str):
@@ -214,8 +219,7 @@ def dataset_mark_failed(dataset_id, reason: str) -> None:
 def source_cleanup(dataset: Dataset) -> None:
     """The CSV is parsed once: after a successful ingest only the Parquet file is kept."""
     if dataset.source_file:
-        path = Path(settings.MEDIA_ROOT) / dataset.source_file
-        path.unlink(missing_ok=True)
+        discard(dataset.source_file)
 
 
 
@@ -238,6 +242,6 @@ def datasets_purge_expired(now=None) -> int:
     for task_id, owner_id, stored in list(old_tasks.values_list("id", "owner_id", "stored_bytes")):
         if Task.objects.filter(id=task_id).delete()[0]:
             release(owner_id, stored)
-        remove_tree(result_dir(task_id))
+        discard(result_dir(task_id))
         removed += 1
     return removed

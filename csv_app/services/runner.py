@@ -23,7 +23,8 @@ from analytics_app.registry import InvalidParameters, Operation, RunContext, Upl
 from .. import logging_context
 from ..models import Dataset, Task
 from ..selectors import task_result, task_status
-from ..storage import dataset_dir, engine_limits, media_path, relative, remove_tree, result_dir
+from ..storage import (StorageUnavailable, dataset_dir, discard, engine_limits, keep, pin, relative, remove_tree,
+                       result_dir, stored_path, stored_table_file)
 from .datasets import dataset_mark_failed, source_cleanup
 from .queue import publish_webhook
 from .quota import folder_bytes, over_quota_sentence, release, reserve
@@ -32,6 +33,7 @@ from .webhooks import webhook_arm
 logger = logging.getLogger("ravid.tasks")
 S = Task.Status
 INTERNAL_ERROR = "The operation failed because of an internal error; it has been logged."
+STORE_ERROR = "The file store did not answer; the task can be retried once it is back."
 
 
 class ProgressReporter:
@@ -109,7 +111,7 @@ def _claim(task_id, worker: str) -> Task | None:
 
 def task_give_up(task: Task) -> bool:
     """Fail a task whose workers keep dying under it (TASK_MAX_ATTEMPTS), leaving none of its attempts' folders."""
-    remove_tree(result_dir(task.id))
+    discard(result_dir(task.id))
     reason = f"The worker running this task stopped responding {task.attempts} times; giving up."
     return task_end(task, S.FAILURE, reason, attempt=task.attempts)
 
@@ -187,15 +189,18 @@ def _execute(task: Task, stop_errors: tuple, limit: int, timings: dict) -> str:
     reporter = ProgressReporter(task.id, task.attempts, limit, job=job)
     work_dir = _attempt_dir(task)
     work_dir.mkdir(parents=True)
+    pins = Path(settings.WORK_TMP_DIR) / "pins" / work_dir.name
     started = time.monotonic()
     status, reason = None, ""
     try:
         if job is None:
             raise EngineError(f"The operation '{task.operation}' no longer exists.")
+        context = _context(task, job, reporter, work_dir)
+        copies = pin(_inputs(context), pins)  # the cache never evicts an input under the job
         computing = time.monotonic()
-        result = job.execute(_context(task, job, reporter, work_dir), task.parameters)
+        result = job.execute(context, task.parameters)
         timings["compute_s"] = round(time.monotonic() - computing, 4)
-        status = _succeed(task, job, result, work_dir, timings)
+        status = _succeed(task, job, result, work_dir, timings, copies)
     except Cancelled:
         if reporter.timed_out:
             reason = f"The task timed out after {limit} s."
@@ -207,6 +212,8 @@ def _execute(task: Task, stop_errors: tuple, limit: int, timings: dict) -> str:
         reason = exc.message
     except InvalidParameters as exc:
         reason = exc.sentence
+    except StorageUnavailable:
+        reason = STORE_ERROR
     except Exception:
         logger.exception("task failed", extra={"operation": task.operation})
         reason = INTERNAL_ERROR
@@ -214,6 +221,7 @@ def _execute(task: Task, stop_errors: tuple, limit: int, timings: dict) -> str:
         # The files reach their final state before the final status is published: a client that sees the
         # task end never finds an attempt's leftovers.
         remove_tree(work_dir)
+        remove_tree(pins)
         if status != S.SUCCESS:
             _clear_attempts(task)
     if reason:
@@ -236,7 +244,7 @@ def _context(task: Task, job: Operation, reporter: ProgressReporter, work_dir: P
     common = {"result_dir": work_dir, "limits": engine_limits(), "on_progress": reporter,
               "profile_new_datasets": settings.PROFILE_ON_INGEST}
     if job.reads_upload:
-        upload = Upload(media_path(dataset.source_file), dataset.encoding, dataset.delimiter,
+        upload = Upload(stored_path(dataset.source_file), dataset.encoding, dataset.delimiter,
                         tuple(c["name"] for c in dataset.columns), dataset.source_format) if dataset.source_file else None
         return RunContext(source=None, schema=[], upload=upload, **common)
     if task.reads_task_result:
@@ -248,14 +256,22 @@ def _context(task: Task, job: Operation, reporter: ProgressReporter, work_dir: P
         return RunContext(source=source, schema=source_task.result_columns, **common)
     if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
         raise EngineError("The dataset is not ready.")
-    source, profile = dataset_input(media_path(dataset.parquet_file))
+    source, profile = dataset_input(stored_table_file(dataset.parquet_file))
     return RunContext(source=source, schema=dataset.columns, profile_file=profile, **common)
 
 
-def _succeed(task: Task, job: Operation, result: Result, work_dir: Path, timings: dict | None = None) -> str:
-    """Put the result's files in their final place, then record SUCCESS if this attempt still owns the task.
-    An ingest's or a save's result becomes its dataset's table; any other job's folder becomes the task's result
-    folder."""
+def _inputs(context: RunContext) -> list:
+    """The stored files a job reads."""
+    source = context.source
+    return [context.upload.path if context.upload else None, context.profile_file,
+            *((source.path, source.selection) if source is not None else ())]
+
+
+def _succeed(task: Task, job: Operation, result: Result, work_dir: Path, timings: dict | None = None,
+             copies: dict | None = None) -> str:
+    """Put the result's files in their final place (kept in the store), then record SUCCESS if this attempt still
+    owns the task. An ingest's or a save's result becomes its dataset's table; any other job's folder becomes the
+    task's result folder. `copies`: the job's stored inputs by (device, inode), for files the result links."""
     storing, timings = time.monotonic(), dict(timings or {})
     if job.reads_upload:
         return _succeed_dataset(task, result, work_dir, timings=timings, storing=storing)
@@ -264,7 +280,8 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path, timings
         if not reserve(task.owner_id, size):
             raise EngineError(over_quota_sentence("The dataset", size, task.owner_id))
         try:
-            status = _succeed_dataset(task, result, work_dir, counted=size, timings=timings, storing=storing)
+            status = _succeed_dataset(task, result, work_dir, counted=size, timings=timings, storing=storing,
+                                      copies=copies)
         except BaseException:
             release(task.owner_id, size)
             raise
@@ -275,11 +292,12 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path, timings
     if not reserve(task.owner_id, kept):  # counted before the result is kept; a job never takes a user past quota
         raise EngineError(over_quota_sentence("The result", kept, task.owner_id))
     ended = False
+    final = result_dir(task.id) / f"attempt-{task.attempts}"
     try:
-        final = result_dir(task.id) / f"attempt-{task.attempts}"
         remove_tree(final)
         os.replace(work_dir, final)
         result = result.at(final)
+        keep(relative(final), copies=copies)
         _remove_older_attempts(task)
         timings["store_s"] = round(time.monotonic() - storing, 4)
         ended = task_end(task, S.SUCCESS, attempt=task.attempts, stored_bytes=kept, timings=timings,
@@ -287,10 +305,16 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path, timings
     finally:
         if not ended:  # lost the task (cancelled, requeued) or failed to keep the files: nothing is kept
             release(task.owner_id, kept)
-    if not ended:
-        remove_tree(result.folder)
-        return task_status(task.id) or S.REVOKED
-    return S.SUCCESS
+            discard_quietly(final)
+    return S.SUCCESS if ended else (task_status(task.id) or S.REVOKED)
+
+
+def discard_quietly(path: Path) -> None:
+    """Remove what an attempt that did not end well kept; the store being down then leaves it to the purge."""
+    try:
+        discard(path)
+    except StorageUnavailable:
+        logger.warning("could not remove %s from the file store", relative(path))
 
 
 def _result_fields(result: Result) -> dict:
@@ -300,7 +324,7 @@ def _result_fields(result: Result) -> dict:
 
 
 def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | None = None,
-                     timings: dict | None = None, storing: float | None = None) -> str:
+                     timings: dict | None = None, storing: float | None = None, copies: dict | None = None) -> str:
     """An ingest's (or a save's) table becomes its dataset's, in one transaction that holds the task row: an
     attempt that lost the task (cancelled, requeued) never touches the dataset's folder. `counted`: the bytes
     already reserved for it (a save); an ingest's are counted again from disk once its upload is gone."""
@@ -310,6 +334,8 @@ def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | 
         folder = dataset_dir(task.dataset_id)
         folder.mkdir(parents=True, exist_ok=True)  # an ingest's holds its upload; a save's is new
         result = result.moved_into(folder)
+        for name in result.files.values():  # kept before the dataset is READY; the attempt owns the task meanwhile
+            keep(relative(folder / name), copies=copies)
         remove_tree(work_dir)
         _clear_attempts(task)
         timings = {**(timings or {}), "store_s": round(time.monotonic() - (storing or time.monotonic()), 4)}

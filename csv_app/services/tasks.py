@@ -17,7 +17,7 @@ from analytics_app.registry import InvalidParameters, get_job, get_operation
 from ..exceptions import Conflict, Forbidden, TooMany
 from ..models import Dataset, Task, TaskShare
 from ..selectors import dataset_table, task_result, task_result_table, tasks_visible_to
-from ..storage import engine, remove_tree, result_dir
+from ..storage import discard, engine, keep, relative, result_dir, stored_path
 from .datasets import share_grant, share_revoke
 from .quota import release, reserve
 from .queue import create_and_enqueue, task_enqueue_on_commit, task_requeue
@@ -131,13 +131,15 @@ def task_delete(task: Task) -> None:
     stored = Task.objects.filter(id=task_id).values_list("stored_bytes", flat=True).first() or 0
     if Task.objects.filter(id=task_id).delete()[0]:
         release(owner_id, stored)
-    remove_tree(result_dir(task_id))
+    discard(result_dir(task_id))
 
 
 def task_download(task: Task, result, fmt: str) -> tuple[Path, str, bool]:
     """The file to send for a result in `fmt`, its content type, and whether it is kept. A table's export is written
     once and kept as a copy, counted against the task owner's quota; when the quota has no room for it, it is sent
     once and not kept (`False`: the caller removes it)."""
+    if fmt != "png":  # an export another web host kept
+        stored_path(relative(result.export_path(fmt)))
     ready = result.download(fmt)
     if ready is not None:
         return *ready, True
@@ -152,6 +154,7 @@ def task_download(task: Task, result, fmt: str) -> tuple[Path, str, bool]:
             target = result.export_path(fmt)
             stale = target.stat().st_size if target.exists() else 0
             shutil.move(scratch, target)
+            keep(relative(target))
             Task.objects.filter(id=task.id).update(stored_bytes=F("stored_bytes") + size - stale)
             release(task.owner_id, stale)
             ready = result.download(fmt)

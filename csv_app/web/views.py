@@ -37,7 +37,7 @@ from ..services.accounts import login_refusal, user_authenticate, user_register
 from ..services.datasets import dataset_create, dataset_from_task, dataset_share, dataset_unshare
 from ..services.tasks import task_cancel, task_share, task_submit, task_unshare
 from ..services.waiting import BUSY, CHANGED, task_eta_seconds, task_percent, task_revision, task_wait
-from ..storage import media_path
+from ..storage import stored_table_file
 from ..uploads import SizeLimitUploadHandler, too_large
 from .forms import operation_inputs, prefill, read_parameters
 
@@ -196,7 +196,7 @@ def _upload(request):
 def _profile(dataset: Dataset) -> dict:
     if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
         return {}
-    _, path = dataset_input(media_path(dataset.parquet_file))
+    _, path = dataset_input(stored_table_file(dataset.parquet_file))
     profile = load_profile(path) if path else None
     return (profile or {}).get("columns", {})
 

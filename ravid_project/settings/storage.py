@@ -1,9 +1,38 @@
 """Where uploads and results live, and the limits on what may be stored."""
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
 from .environment import MEDIA_ROOT, env
 
 MEDIA_URL = "/_media/"  # never routed: files are served only through authenticated endpoints
-UPLOADS_DIR = MEDIA_ROOT / "uploads"
-RESULTS_DIR = MEDIA_ROOT / "results"
+
+# STORAGE_URL: where every kept file lives. Unset: under MEDIA_ROOT. A folder (or file:///folder): there.
+# s3://bucket/prefix: an S3-compatible object store (S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_REGION); each host then keeps a read-through cache of the files it reads in MEDIA_ROOT, at most
+# WORKER_CACHE_BYTES (files in use by a job or touched in the last minute are never evicted).
+STORAGE_URL = env.str("STORAGE_URL", default="")
+_storage = urlsplit(STORAGE_URL)
+S3_BUCKET = S3_PREFIX = ""
+if _storage.scheme == "s3":
+    S3_BUCKET, S3_PREFIX = _storage.netloc, _storage.path.strip("/")
+    if not S3_BUCKET:
+        raise ImproperlyConfigured(f"STORAGE_URL={STORAGE_URL!r} names no bucket: use s3://bucket/prefix.")
+    STORAGE_ROOT = MEDIA_ROOT
+elif _storage.scheme in ("", "file"):
+    STORAGE_ROOT = Path(_storage.path if _storage.scheme else STORAGE_URL).resolve() if STORAGE_URL else MEDIA_ROOT
+else:
+    raise ImproperlyConfigured(
+        f"STORAGE_URL={STORAGE_URL!r} is neither a local folder nor s3://bucket/prefix.")
+S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_REGION = env.str("AWS_REGION", default="") or None
+WORKER_CACHE_BYTES = env.int("WORKER_CACHE_BYTES", default=10 * 1024**3)
+
+UPLOADS_DIR = STORAGE_ROOT / "uploads"
+RESULTS_DIR = STORAGE_ROOT / "results"
 WORK_TMP_DIR = MEDIA_ROOT / "tmp"
 for _folder in (UPLOADS_DIR, RESULTS_DIR, WORK_TMP_DIR):
     _folder.mkdir(parents=True, exist_ok=True)

@@ -37,10 +37,10 @@ def test_summary_result_has_a_value_and_a_table(sales, run_operation):
 
 def test_a_dataset_is_profiled_when_ingested_and_summary_answers_from_it(settings, ready_dataset, run_operation):
     from csv_app.models import Dataset
-    from csv_app.storage import media_path
+    from csv_app.storage import local_path
 
     file_id = ready_dataset(SALES)
-    profile_file = media_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json")
+    profile_file = local_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json")
     assert profile_file.exists()
     saved = run_operation(file_id, "summary")["result"]
     assert saved["value"]["revenue"]["p50"] == 90.25 and saved["value"]["units"]["distinct"] == 6
@@ -55,7 +55,7 @@ def test_a_dataset_is_profiled_when_ingested_and_summary_answers_from_it(setting
     assert computed["data"] == [row for row in saved["data"] if row["column"] in ("revenue", "units")]
     settings.PROFILE_ON_INGEST = False
     plain = ready_dataset(SALES, name="plain.csv")
-    assert not media_path(Dataset.objects.get(id=plain).parquet_file).with_name("profile.json").exists()
+    assert not local_path(Dataset.objects.get(id=plain).parquet_file).with_name("profile.json").exists()
     assert run_operation(plain, "summary")["result"]["value"] == saved["value"]
 
 
@@ -218,14 +218,14 @@ def test_a_failed_profile_does_not_fail_the_ingest(monkeypatch, ready_dataset, r
 
     from csv_app.models import Dataset
     from analytics_app.operations import ingest
-    from csv_app.storage import media_path
+    from csv_app.storage import local_path
 
     def broken(*args, **kwargs):
         raise duckdb.OutOfMemoryException("no memory for the profile")
 
     monkeypatch.setattr(ingest, "summarize", broken)
     file_id = ready_dataset(SALES)  # asserts the ingest succeeded
-    assert not media_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json").exists()
+    assert not local_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json").exists()
     monkeypatch.undo()
     assert run_operation(file_id, "summary", columns=["units"])["result"]["value"]["units"]["distinct"] == 6
 

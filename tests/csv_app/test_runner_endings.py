@@ -7,7 +7,7 @@ import pytest
 
 from csv_app.models import Task
 from csv_app.services import runner, sweep
-from csv_app.storage import media_path, result_dir
+from csv_app.storage import local_path, result_dir
 from tests.conftest import run_pending, upload
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_a_failure_and_a_time_out_are_published_after_the_attempt_folder_is_remo
     published.clear()
     broken = submit(client_a, file_id, operation="unique", column="city")
     dataset = Task.objects.get(id=broken).dataset
-    media_path(dataset.parquet_file).unlink()  # the work fails after its folder was made
+    local_path(dataset.parquet_file).unlink()  # the work fails after its folder was made
     assert run_pending(broken) == "FAILURE"
     slow = submit(client_a, file_id, operation="unique", column="score")
     assert runner.task_execute(slow, worker="test", time_limit=1e-9) == "FAILURE"
