@@ -65,7 +65,9 @@ def stored_path(rel: str) -> Path:
     """A kept file on local disk: itself on a local storage, this host's cached copy of the object otherwise."""
     path = local_path(rel)
     if uses_object_store():
-        _object_store().fetch(rel, path)
+        store = _object_store()
+        if store.fetch(rel, path):
+            store.cache.trim(spare={path})
     return path
 
 
@@ -81,6 +83,7 @@ def stored_table_file(rel: str) -> Path:
             profile = path.with_name(PROFILE_FILE)
             if fresh or profile.exists():
                 store.fetch(relative(profile), profile)
+            store.cache.trim(spare={path, profile})
     return path
 
 
@@ -88,8 +91,10 @@ def stored_files(rel_folder: str, names) -> Path:
     """A kept folder with these files of it on local disk (each fetched when missing); the folder's local path."""
     folder = local_path(rel_folder)
     if uses_object_store():
+        store, names = _object_store(), list(names)
         for name in names:
-            _object_store().fetch(f"{rel_folder}/{name}", folder / name)
+            store.fetch(f"{rel_folder}/{name}", folder / name)
+        store.cache.trim(spare={folder / name for name in names})
     return folder
 
 
@@ -112,9 +117,7 @@ def keep(rel: str, *, copies: dict | None = None, leave_local: bool = True) -> N
             store.upload(file, key_rel)
         if not leave_local:
             file.unlink(missing_ok=True)
-    if leave_local:
-        store.cache.trim()
-    elif path.parent != Path(settings.STORAGE_ROOT):
+    if not leave_local and path.parent != Path(settings.STORAGE_ROOT):
         try:  # an upload's folder on the web host, now empty
             (path if path.is_dir() else path.parent).rmdir()
         except OSError:
@@ -197,8 +200,9 @@ class Cache:
                     seen.add((info.st_dev, info.st_ino))
                     yield path, info
 
-    def trim(self) -> None:
-        """Evict the least recently read files until the cache is within its bound (or only files in use remain)."""
+    def trim(self, spare=frozenset()) -> None:
+        """Evict the least recently read files until the cache is within its bound (or only files in use remain);
+        `spare`: the files the caller is about to read."""
         with self.lock:
             entries = sorted(self.entries(), key=lambda e: e[1].st_atime)
             total = sum(info.st_size for _, info in entries)
@@ -206,7 +210,7 @@ class Cache:
             for path, info in entries:
                 if total <= self.limit:
                     break
-                if info.st_nlink > 1 or now - info.st_atime < self.grace:
+                if info.st_nlink > 1 or now - info.st_atime < self.grace or path in spare:
                     continue
                 path.unlink(missing_ok=True)
                 total -= info.st_size
@@ -236,12 +240,13 @@ class ObjectStore:
         )
         self.transfer = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2,
                                        max_concurrency=4)
-        self.cache = Cache(Path(settings.STORAGE_ROOT), settings.WORKER_CACHE_BYTES)
+        self.cache = Cache(Path(settings.STORAGE_ROOT), settings.WORKER_CACHE_BYTES, settings.STORAGE_CACHE_GRACE_SECONDS)
 
     def key(self, rel: str) -> str:
         return f"{self.prefix}/{rel}" if self.prefix else rel
 
     def _call(self, what: str, fn, *args, **kwargs):
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -251,7 +256,7 @@ class ObjectStore:
                 raise FileNotFoundError(what) from None
             logger.error("object store refused %s: %s", what, exc)
             raise StorageUnavailable(what) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, Boto3Error) as exc:
             logger.error("object store unreachable for %s: %s", what, exc)
             raise StorageUnavailable(what) from exc
 
@@ -270,7 +275,6 @@ class ObjectStore:
             return False
         finally:
             tmp.unlink(missing_ok=True)
-        self.cache.trim()
         return True
 
     def upload(self, path: Path, rel: str) -> None:

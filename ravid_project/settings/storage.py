@@ -30,6 +30,8 @@ AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
 AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
 AWS_REGION = env.str("AWS_REGION", default="") or None
 WORKER_CACHE_BYTES = env.int("WORKER_CACHE_BYTES", default=10 * 1024**3)
+# A cached file read this recently is never evicted (a request may be about to open it).
+STORAGE_CACHE_GRACE_SECONDS = env.float("STORAGE_CACHE_GRACE_SECONDS", default=60.0)
 
 UPLOADS_DIR = STORAGE_ROOT / "uploads"
 RESULTS_DIR = STORAGE_ROOT / "results"
