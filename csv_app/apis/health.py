@@ -9,6 +9,8 @@ from rest_framework.response import Response
 
 from ravid_project.celery import app as celery_app
 
+from ..storage import storage_check
+
 from .accounts import PublicApi
 
 logger = logging.getLogger("ravid.health")
@@ -37,6 +39,16 @@ def check_broker() -> str:
         return "unavailable"
 
 
+def check_storage() -> str:
+    """The object store answers this host's credentials (a local folder always does)."""
+    try:
+        storage_check()
+        return "ok"
+    except Exception as exc:
+        logger.warning("storage check failed: %s", exc.__class__.__name__)
+        return "unavailable"
+
+
 def count_workers() -> int:
     try:
         return len(celery_app.control.ping(timeout=1.0) or [])
@@ -55,16 +67,18 @@ def cached(key: str, compute, seconds: float):
 
 
 class HealthApi(PublicApi):
-    @swagger_auto_schema(operation_summary="Service health: database, broker, workers", security=[], tags=["service"])
+    @swagger_auto_schema(operation_summary="Service health: database, broker, file store, workers", security=[],
+                         tags=["service"])
     def get(self, request):
         database = check_database()
         broker = cached("health:broker", check_broker, settings.HEALTH_CACHE_SECONDS)
         workers = cached("health:workers", count_workers, settings.HEALTH_CACHE_SECONDS) if broker == "ok" else 0
-        healthy = database == "ok" and broker == "ok"
+        store = cached("health:storage", check_storage, settings.HEALTH_CACHE_SECONDS)
+        healthy = database == "ok" and broker == "ok" and store == "ok"
         body = {
             "status": "ok" if healthy else "unavailable",
             "service": "ravid",
             "version": settings.RAVID_VERSION,
-            "checks": {"database": database, "broker": broker, "workers": workers},
+            "checks": {"database": database, "broker": broker, "storage": store, "workers": workers},
         }
         return Response(body, status=200 if healthy else 503)

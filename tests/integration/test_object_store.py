@@ -75,6 +75,7 @@ def test_files_live_in_the_store_and_a_worker_reads_them_through_its_cache(objec
     data = sales_csv(20_000)
     frame = pd.read_csv(io.BytesIO(data))
 
+    assert api_user.get("/health/").json()["checks"]["storage"] == "ok"
     r = api_user.post("/api/upload-csv/", files={"file": ("sales.csv", data, "text/csv")})
     assert r.status_code == 201, r.text
     file_id = r.json()["file_id"]
@@ -159,3 +160,5 @@ def test_a_store_that_refuses_the_credentials_is_a_503_and_keeps_nothing(object_
     assert api_user.get("/api/datasets/").json()["count"] == 0
     assert set(settings.UPLOADS_DIR.iterdir()) == before
     assert object_store.keys() == []
+    health = api_user.get("/health/")
+    assert health.status_code == 503 and health.json()["checks"]["storage"] == "unavailable"
