@@ -1,4 +1,4 @@
-# ravid: one image for web, worker, beat and Flower (scripts/entrypoint.sh picks the role).
+# ravid: one image for web, worker, beat, Flower and the SeaweedFS object store (scripts/entrypoint.sh picks the role).
 
 # --- build: compile wheels (mysqlclient needs headers and a compiler) into a virtualenv ---
 FROM python:3.11-slim-bookworm AS build
@@ -17,7 +17,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 ravid \
  && useradd --system --uid 10001 --gid ravid --home-dir /app --shell /usr/sbin/nologin ravid \
- && mkdir -p /data/media && chown -R ravid:ravid /data
+ && mkdir -p /data/media /data/objectstore && chown -R ravid:ravid /data
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

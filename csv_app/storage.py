@@ -298,7 +298,10 @@ class ObjectStore:
 
     def check(self) -> None:
         """Raise StorageUnavailable unless the bucket answers with these credentials."""
-        self._call("head bucket", self.client.head_bucket, Bucket=self.bucket)
+        try:
+            self._call("head bucket", self.client.head_bucket, Bucket=self.bucket)
+        except FileNotFoundError:
+            raise StorageUnavailable(f"the bucket {self.bucket} does not exist") from None
 
 
 _stores: dict[int, ObjectStore] = {}
@@ -311,6 +314,23 @@ def _object_store() -> ObjectStore:
         _stores.clear()
         store = _stores[os.getpid()] = ObjectStore()
     return store
+
+
+def prepare_bucket() -> str:
+    """Create the bucket when it is missing, then write, read and delete one object in it; what was done."""
+    store = _object_store()
+    try:
+        store._call("head bucket", store.client.head_bucket, Bucket=store.bucket)
+        made = False
+    except FileNotFoundError:
+        store._call(f"create bucket {store.bucket}", store.client.create_bucket, Bucket=store.bucket)
+        made = True
+    probe = f".ravid-probe-{uuid.uuid4().hex}"
+    store._call("put probe", store.client.put_object, Bucket=store.bucket, Key=store.key(probe), Body=b"ok")
+    store._call("get probe", store.client.get_object, Bucket=store.bucket, Key=store.key(probe))
+    store._call("delete probe", store.client.delete_object, Bucket=store.bucket, Key=store.key(probe))
+    where = f"s3://{store.bucket}/{store.prefix}"
+    return f"Created the bucket for {where}; it is writable." if made else f"{where} is reachable and writable."
 
 
 def storage_check() -> None:

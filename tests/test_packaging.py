@@ -15,15 +15,23 @@ def compose() -> dict:
 def test_compose_has_the_whole_stack_with_health_checks_and_volumes():
     spec = compose()
     services = spec["services"]
-    assert set(services) == {"web", "worker", "worker-small", "beat", "redis", "mysql", "flower"}
-    for name in ("web", "worker", "worker-small", "redis", "mysql", "flower"):
+    assert set(services) == {"web", "worker", "worker-small", "beat", "redis", "mysql", "flower", "objectstore"}
+    for name in ("web", "worker", "worker-small", "redis", "mysql", "flower", "objectstore"):
         assert services[name]["healthcheck"]["test"], name
     for name, service in services.items():
         assert service["restart"] == "unless-stopped", name
-    assert {"mysql-data", "media"} <= set(spec["volumes"])
+    assert {"mysql-data", "media", "objectstore-data"} <= set(spec["volumes"])
     assert "mysql-data:/var/lib/mysql" in services["mysql"]["volumes"]
+    assert "objectstore-data:/data/objectstore" in services["objectstore"]["volumes"]
+    assert "media:/data/media" in services["web"]["volumes"]
+    for name in ("worker", "worker-small"):  # no shared folder: each worker container has its own cache, so it scales
+        assert services[name]["volumes"] == [], name
+        assert "ports" not in services[name] and "container_name" not in services[name], name
     for name in ("web", "worker", "worker-small", "beat", "flower"):
-        assert "media:/data/media" in services[name]["volumes"], name
+        env = services[name]["environment"]
+        assert env["STORAGE_URL"] == "${STORAGE_URL:-s3://ravid/files}" and "objectstore:8333" in env["S3_ENDPOINT_URL"], name
+        assert env["AWS_ACCESS_KEY_ID"] == "${S3_ACCESS_KEY:?set S3_ACCESS_KEY}", name
+    assert services["worker"]["depends_on"]["objectstore"]["condition"] == "service_healthy"
     small = services["worker-small"]["environment"]
     assert small["WORKER_QUEUES"] == "small" and small["WORKER_NAME"] == "small"
     assert small["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"], "the same settings as the others"
@@ -34,7 +42,7 @@ def test_compose_has_the_whole_stack_with_health_checks_and_volumes():
 def test_every_compose_command_is_a_role_the_entrypoint_knows():
     entrypoint = (ROOT / "scripts" / "entrypoint.sh").read_text()
     roles = set(re.findall(r"^\s+([a-z]+)\)$", entrypoint, re.M))
-    for name in ("web", "worker", "beat", "flower"):
+    for name in ("web", "worker", "beat", "flower", "objectstore"):
         command = compose()["services"][name]["command"]
         assert command[0] in roles, (name, command)
     for script in re.findall(r"scripts/[\w.-]+", entrypoint):
@@ -79,7 +87,8 @@ def test_compose_file_is_valid_against_the_compose_specification():
     from compose_spec import PyCompose
 
     compose_file = PyCompose.from_yaml(resolved_compose())
-    assert set(compose_file.service_names()) == {"web", "worker", "worker-small", "beat", "redis", "mysql", "flower"}
+    assert set(compose_file.service_names()) == {"web", "worker", "worker-small", "beat", "redis", "mysql", "flower",
+                                                 "objectstore"}
     broken = resolved_compose().replace("condition: service_healthy", "condition: when_ready", 1)
     try:
         PyCompose.from_yaml(broken)
