@@ -10,6 +10,7 @@ export WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-2} WORKER_NICE=${WORKER_NICE:-5}
 export PYTHONUNBUFFERED=1
 
 python manage.py migrate --noinput
+case "${STORAGE_URL:-}" in s3://*) python manage.py prepare_storage ;; esac  # the bucket exists and is writable
 python manage.py collectstatic --noinput -v0
 
 # Where supervisord keeps its pid, log and control socket (beside the broker's socket, under MEDIA_ROOT/run).
