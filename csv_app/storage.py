@@ -66,8 +66,8 @@ def stored_path(rel: str) -> Path:
     path = local_path(rel)
     if uses_object_store():
         store = _object_store()
-        if store.fetch(rel, path):
-            store.cache.trim(spare={path})
+        store.fetch(rel, path)
+        store.trim_if_grown(spare={path})
     return path
 
 
@@ -83,7 +83,7 @@ def stored_table_file(rel: str) -> Path:
             profile = path.with_name(PROFILE_FILE)
             if fresh or profile.exists():
                 store.fetch(relative(profile), profile)
-            store.cache.trim(spare={path, profile})
+            store.trim_if_grown(spare={path, profile})
     return path
 
 
@@ -94,7 +94,7 @@ def stored_files(rel_folder: str, names) -> Path:
         store, names = _object_store(), list(names)
         for name in names:
             store.fetch(f"{rel_folder}/{name}", folder / name)
-        store.cache.trim(spare={folder / name for name in names})
+        store.trim_if_grown(spare={folder / name for name in names})
     return folder
 
 
@@ -117,6 +117,7 @@ def keep(rel: str, *, copies: dict | None = None, leave_local: bool = True) -> N
             store.upload(file, key_rel)
         if not leave_local:
             file.unlink(missing_ok=True)
+    store.grown = store.grown or leave_local  # the next read bounds the cache these files joined
     if not leave_local and path.parent != Path(settings.STORAGE_ROOT):
         try:  # an upload's folder on the web host, now empty
             (path if path.is_dir() else path.parent).rmdir()
@@ -241,6 +242,7 @@ class ObjectStore:
         self.transfer = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2,
                                        max_concurrency=4)
         self.cache = Cache(Path(settings.STORAGE_ROOT), settings.WORKER_CACHE_BYTES, settings.STORAGE_CACHE_GRACE_SECONDS)
+        self.grown = False
 
     def key(self, rel: str) -> str:
         return f"{self.prefix}/{rel}" if self.prefix else rel
@@ -275,7 +277,14 @@ class ObjectStore:
             return False
         finally:
             tmp.unlink(missing_ok=True)
+        self.grown = True
         return True
+
+    def trim_if_grown(self, spare=frozenset()) -> None:
+        """Bound the cache after a download (walking it on every read would cost a request more than the read)."""
+        if self.grown:
+            self.grown = False
+            self.cache.trim(spare)
 
     def upload(self, path: Path, rel: str) -> None:
         self._call(f"put {rel}", self.client.upload_file, str(path), self.bucket, self.key(rel), Config=self.transfer)
