@@ -42,6 +42,7 @@ def object_store(seaweed, settings, tmp_path):
 
     class Store:
         name, environment = bucket, env
+        client = seaweed.client()
 
         def keys(self, under: str = "") -> list[str]:
             pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"files/{under}")
@@ -162,3 +163,70 @@ def test_a_store_that_refuses_the_credentials_is_a_503_and_keeps_nothing(object_
     assert object_store.keys() == []
     health = api_user.get("/health/")
     assert health.status_code == 503 and health.json()["checks"]["storage"] == "unavailable"
+
+
+def test_saved_datasets_and_charts_through_the_store(object_store, start_worker, api_user, tmp_path):
+    media = worker_media(tmp_path)
+    start_worker(MEDIA_ROOT=media, **object_store.environment)
+    data = sales_csv(10_000)
+    frame = pd.read_csv(io.BytesIO(data))
+    r = api_user.post("/api/upload-csv/", files={"file": ("sales.csv", data, "text/csv")})
+    file_id = r.json()["file_id"]
+    assert api_user.wait(r.json()["task_id"])[0]["status"] == "SUCCESS"
+
+    # A filter (a selection over the dataset's table) saved as a dataset of its own, then the source deleted.
+    r = api_user.post("/api/perform-operation/", json={
+        "file_id": file_id, "operation": "filter", "filters": [{"column": "city", "operator": "eq", "value": "Rome"}]})
+    filtered, _ = api_user.wait(r.json()["task_id"], n=0)
+    assert filtered["status"] == "SUCCESS", filtered
+    saved = api_user.post(f"/api/tasks/{filtered['task_id']}/save-as-dataset", json={"name": "rome"})
+    assert saved.status_code == 201, saved.text
+    job, _ = api_user.wait(saved.json()["task_id"])
+    assert job["status"] == "SUCCESS", job
+    rome = saved.json()["file_id"]
+    assert object_store.keys(f"uploads/{rome}/") == [f"uploads/{rome}/data.parquet"]
+
+    # A chart: its picture is kept in the store and downloads byte for byte from any host's copy.
+    r = api_user.post("/api/perform-operation/", json={"file_id": file_id, "operation": "chart", "kind": "bar",
+                                                      "x": "city", "y": "amount", "agg": "sum"})
+    chart, _ = api_user.wait(r.json()["task_id"], n=0)
+    assert chart["status"] == "SUCCESS", chart
+    png = api_user.get(f"/api/tasks/{r.json()['task_id']}/download/")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    key = f"results/{r.json()['task_id']}/attempt-1/chart.png"
+    assert object_store.keys(f"results/{r.json()['task_id']}/") == [key]
+    stored = object_store.client.get_object(Bucket=object_store.name, Key=f"files/{key}")["Body"].read()
+    assert stored == png.content
+
+    assert api_user.delete(f"/api/datasets/{file_id}/").status_code == 204
+    assert object_store.keys(f"uploads/{file_id}/") == []
+    expected = frame[frame.city == "Rome"]
+    rows = api_user.get(f"/api/datasets/{rome}/rows?page_size=1000&sort=id").json()
+    assert rows["total"] == len(expected)
+    assert [row["id"] for row in rows["items"]] == sorted(expected["id"].tolist())[:1000]
+
+
+@pytest.mark.parametrize("url, problem", [("ftp://host/x", "neither a local folder nor s3://bucket/prefix"),
+                                          ("s3:///prefix", "names no bucket")])
+def test_a_storage_url_that_cannot_work_stops_the_start_with_a_sentence(url, problem, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, STORAGE_URL=url, MEDIA_ROOT=str(tmp_path)))
+    assert done.returncode != 0 and problem in done.stderr
+
+
+def test_a_local_storage_url_is_where_files_are_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import ROOT
+
+    code = "from django.conf import settings; print(settings.UPLOADS_DIR, settings.RESULTS_DIR, settings.WORK_TMP_DIR)"
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, env=dict(os.environ, STORAGE_URL=f"file://{tmp_path}/kept",
+                                              MEDIA_ROOT=str(tmp_path / "media")))
+    assert done.stdout.split()[-3:] == [f"{tmp_path}/kept/uploads", f"{tmp_path}/kept/results", f"{tmp_path}/media/tmp"]
