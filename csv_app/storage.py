@@ -183,8 +183,9 @@ class Cache:
         info = path.stat()
         os.utime(path, ns=(time.time_ns(), info.st_mtime_ns))  # the read time only; the mtime says when it was kept
 
-    def entries(self):
-        seen = set()
+    def entries(self) -> list:
+        """[(names, stat)] per cached file: a selection's source is a hard link of its dataset's table, one file."""
+        found: dict = {}
         for top in ("uploads", "results"):
             for folder, dirs, files in os.walk(self.root / top):
                 dirs[:] = [d for d in dirs if not d.endswith(".tmp")]  # a running attempt's folder is not cached
@@ -196,32 +197,35 @@ class Cache:
                         info = path.stat()
                     except OSError:
                         continue
-                    if (info.st_dev, info.st_ino) in seen:
-                        continue
-                    seen.add((info.st_dev, info.st_ino))
-                    yield path, info
+                    found.setdefault((info.st_dev, info.st_ino), ([], info))[0].append(path)
+        return list(found.values())
 
     def trim(self, spare=frozenset()) -> None:
         """Evict the least recently read files until the cache is within its bound (or only files in use remain);
-        `spare`: the files the caller is about to read."""
+        `spare`: the files the caller is about to read. A file with links outside the cache is held by a job."""
         with self.lock:
             entries = sorted(self.entries(), key=lambda e: e[1].st_atime)
             total = sum(info.st_size for _, info in entries)
             now = time.time()
-            for path, info in entries:
+            for names, info in entries:
                 if total <= self.limit:
                     break
-                if info.st_nlink > 1 or now - info.st_atime < self.grace or path in spare:
+                held = info.st_nlink > len(names)
+                if held or now - info.st_atime < self.grace or spare.intersection(names):
                     continue
-                path.unlink(missing_ok=True)
+                for path in names:
+                    path.unlink(missing_ok=True)
+                    self._remove_empty_parents(path)
                 total -= info.st_size
-                for parent in path.parents:  # an emptied result or dataset folder goes too
-                    if parent == self.root or parent.name in ("uploads", "results"):
-                        break
-                    try:
-                        parent.rmdir()
-                    except OSError:
-                        break
+
+    def _remove_empty_parents(self, path: Path) -> None:
+        for parent in path.parents:  # an emptied result or dataset folder goes too
+            if parent == self.root or parent.name in ("uploads", "results"):
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
 
 
 class ObjectStore:
