@@ -24,7 +24,7 @@ from .. import logging_context
 from ..models import Dataset, Task
 from ..selectors import task_result, task_status
 from ..storage import (StorageUnavailable, dataset_dir, discard, engine_limits, keep, pin, relative, remove_tree,
-                       result_dir, stored_path, stored_table_file)
+                       result_dir, stored_path, stored_table_file, uses_object_store)
 from .datasets import dataset_mark_failed, source_cleanup
 from .queue import publish_webhook
 from .quota import folder_bytes, over_quota_sentence, release, reserve
@@ -128,6 +128,13 @@ def _remove_older_attempts(task: Task) -> None:
         number = path.name.lstrip(".").split("-")[1]
         if number.isdigit() and int(number) < task.attempts:
             remove_tree(path)
+
+
+def _remove_older_kept_attempts(task: Task) -> None:
+    """What an earlier attempt kept in the object store before its host died, short of recording its end."""
+    if uses_object_store():
+        for number in range(1, task.attempts):
+            discard_quietly(result_dir(task.id) / f"attempt-{number}")
 
 
 def _clear_attempts(task: Task) -> None:
@@ -299,6 +306,7 @@ def _succeed(task: Task, job: Operation, result: Result, work_dir: Path, timings
         result = result.at(final)
         keep(relative(final), copies=copies)
         _remove_older_attempts(task)
+        _remove_older_kept_attempts(task)
         timings["store_s"] = round(time.monotonic() - storing, 4)
         ended = task_end(task, S.SUCCESS, attempt=task.attempts, stored_bytes=kept, timings=timings,
                          **_result_fields(result))
