@@ -298,16 +298,23 @@ class ObjectStore:
                    self.bucket, self.key(rel), Config=self.transfer)
 
     def delete(self, rel: str) -> None:
-        """The object `rel`, or every object under the folder `rel`."""
+        """The object `rel`, or every object under the folder `rel`, and any upload to them left unfinished (a host
+        that died while putting a file in the store)."""
         keys = [self.key(rel)]
-        paginator = self.client.get_paginator("list_objects_v2")
-        pages = self._call(f"list {rel}", lambda: list(paginator.paginate(Bucket=self.bucket,
-                                                                          Prefix=self.key(rel) + "/")))
+        folder = self.key(rel) + "/"
+        pages = self._call(f"list {rel}", lambda: list(
+            self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder)))
         keys += [item["Key"] for page in pages for item in page.get("Contents", [])]
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start:start + 1000]]
             self._call(f"delete {rel}", self.client.delete_objects, Bucket=self.bucket,
                        Delete={"Objects": batch, "Quiet": True})
+        unfinished = self._call(f"list uploads {rel}", self.client.list_multipart_uploads, Bucket=self.bucket,
+                                Prefix=self.key(rel))
+        for upload in unfinished.get("Uploads", []):
+            if upload["Key"] == self.key(rel) or upload["Key"].startswith(folder):
+                self._call(f"abort {rel}", self.client.abort_multipart_upload, Bucket=self.bucket,
+                           Key=upload["Key"], UploadId=upload["UploadId"])
 
     def check(self) -> None:
         """Raise StorageUnavailable unless the bucket answers with these credentials."""

@@ -141,6 +141,7 @@ def _clear_attempts(task: Task) -> None:
     """Remove the folders of earlier attempts, and the task's folder if that leaves it empty (the current
     attempt's own folder is removed by whoever moved or abandoned it)."""
     _remove_older_attempts(task)
+    _remove_older_kept_attempts(task)
     try:
         result_dir(task.id).rmdir()
     except OSError:
