@@ -25,15 +25,20 @@ def run_with_progress(
     """Run work(con) in a helper thread and poll DuckDB's progress; raise Cancelled if asked to stop.
 
     An exception raised in the calling thread while it waits (a time limit, say) interrupts
-    the query before it propagates, so no query outlives its task.
+    the query and waits for the work to let go of the connection before it propagates, so no query outlives its
+    task. The wait is on an Event, not Thread.join: a join interrupted by a signal's exception can mark the
+    thread stopped while it still runs (CPython 3.11), and the connection would be closed under it.
     """
     outcome: dict[str, Any] = {}
+    finished = threading.Event()
 
     def target():
         try:
             outcome["value"] = work(con)
         except BaseException as exc:  # handed to the calling thread
             outcome["error"] = exc
+        finally:
+            finished.set()
 
     thread = threading.Thread(target=target, name="ravid-engine", daemon=True)
     thread.start()
@@ -42,9 +47,8 @@ def run_with_progress(
         if not on_progress(stage, 0.0):
             cancelled = True
             con.interrupt()
-        while thread.is_alive():
-            thread.join(interval)
-            if not thread.is_alive() or cancelled:
+        while not finished.wait(interval):
+            if cancelled:
                 continue
             percent = con.query_progress()
             if not on_progress(stage, max(0.0, min(100.0, percent)) if percent >= 0 else -1.0):
@@ -52,7 +56,7 @@ def run_with_progress(
                 con.interrupt()
     except BaseException:
         con.interrupt()
-        thread.join()
+        finished.wait()
         raise
     if cancelled:
         raise Cancelled()
