@@ -172,7 +172,7 @@ def warm_engine() -> None:
 
 class Cache:
     """This host's copies of stored files, under the storage root, at most `limit` bytes. The least recently read
-    go first; a file read in the last `grace` seconds or pinned by a running job (more than one link) stays, so
+    go first; a file read in the last `grace` seconds or held by a running job (a link outside the cache) stays, so
     the cache may pass its bound by what is in use (a file larger than the bound still works)."""
 
     def __init__(self, root: Path, limit: int, grace: float = 60.0):
