@@ -25,34 +25,54 @@ def group_statistics(
     """
     point = "BIGINT" if whole else "DOUBLE"
     keys = ", ".join(quote_ident(g) for g in group_by)
-    where, params = "TRUE", source.params
+    where, params = "TRUE", list(source.params)
     if group is not None:
         where = " AND ".join(f"{quote_ident(g)} IS NOT DISTINCT FROM ?" for g in group_by)
         params += list(group)
+    matched = " AND ".join(f"s.{quote_ident(g)} IS NOT DISTINCT FROM {{m}}.{quote_ident(g)}" for g in group_by)
+    # Every column's moments and median in one pass over the rows (one wide row per group), spread into one row per
+    # (group, column) afterwards; only the modes need a grouping of their own per column.
+    prefix = "stat "
+    while any(g.startswith(prefix) for g in group_by):  # the wide row's names are none of the keys'
+        prefix += "'"
+
+    def stat(field: str, i: int) -> str:
+        return quote_ident(f"{prefix}{field} {i}")
+
+    wide = []
+    for i, name in enumerate(columns):
+        col, value = quote_ident(name), f"CAST({quote_ident(name)} AS DOUBLE)"
+        wide += [f"count({col}) AS {stat('count', i)}", f"favg({value}) AS {stat('mean', i)}",
+                 f"median({value}) AS {stat('median', i)}", f"min({col}) AS {stat('min', i)}",
+                 f"max({col}) AS {stat('max', i)}", f"stddev_samp({value}) AS {stat('std', i)}"]
+    ctes = [f"base AS (SELECT * FROM {source.sql} WHERE {where})",
+            f"s AS MATERIALIZED (SELECT {keys}, {', '.join(wide)} FROM base GROUP BY {keys})"]
     selects = []
-    for name in columns:
+    n = "frequency"
+    while n in group_by or n in columns:  # the count's name is none of the data's
+        n += "'"
+    n = quote_ident(n)
+    for i, name in enumerate(columns):
         col = quote_ident(name)
-        value = f"CAST({col} AS DOUBLE)"
-        modes = (  # the most frequent value, the smallest on ties: least (-count, value); one aggregate, no window
-            f"SELECT {keys}, arg_min({col}, (-n, {col})) AS mode_value FROM ("
-            f"SELECT {keys}, {col}, count(*) AS n FROM base WHERE {col} IS NOT NULL GROUP BY {keys}, {col}) "
-            f"GROUP BY {keys}"
-        )
-        stats = (
-            f"SELECT {keys}, ? AS \"column\", count({col}) AS count, favg({value}) AS mean, median({value}) AS median, "
-            f"CAST(min({col}) AS {point}) AS min, CAST(max({col}) AS {point}) AS max, stddev_samp({value}) AS std "
-            f"FROM base GROUP BY {keys}"
+        # The most frequent value, the smallest on ties (as pandas' mode()[0]): among values seen more than once,
+        # least (-count, value); a group whose values are all different has its minimum as its mode.
+        ctes.append(
+            f"m{i} AS (SELECT {keys}, arg_min({col}, (-{n}, {col})) AS mode_value FROM ("
+            f"SELECT {keys}, {col}, count(*) AS {n} FROM base WHERE {col} IS NOT NULL GROUP BY {keys}, {col} "
+            f"HAVING count(*) > 1) GROUP BY {keys})")
+        selects.append(
+            f"SELECT {', '.join(f's.{quote_ident(g)}' for g in group_by)}, ? AS \"column\", {stat('count', i)} AS count, "
+            f"{stat('mean', i)} AS mean, {stat('median', i)} AS median, "
+            f"CAST(coalesce(m{i}.mode_value, {stat('min', i)}) AS {point}) AS mode, "
+            f"CAST({stat('min', i)} AS {point}) AS min, CAST({stat('max', i)} AS {point}) AS max, {stat('std', i)} AS std "
+            f"FROM s LEFT JOIN m{i} ON {matched.format(m=f'm{i}')}"
         )
         params.append(name)
-        selects.append(
-            f"SELECT s.*, CAST(m.mode_value AS {point}) AS mode FROM ({stats}) s "
-            f"LEFT JOIN ({modes}) m ON " + " AND ".join(f"s.{quote_ident(g)} IS NOT DISTINCT FROM m.{quote_ident(g)}" for g in group_by)
-        )
     ordering = ", ".join(f"{quote_ident(g)} ASC NULLS LAST" for g in group_by)
     out_cols = ", ".join([quote_ident(g) for g in group_by] + [
         '"column"', "count", "mean", "median", "mode", "min", "max", "std"])
     sql = (
-        f"WITH base AS (SELECT * FROM {source.sql} WHERE {where}) "
+        f"WITH {', '.join(ctes)} "
         f"SELECT {out_cols} FROM ({' UNION ALL '.join(selects)}) ORDER BY {ordering}, array_position(?, \"column\")"
     )
     params.append(columns)

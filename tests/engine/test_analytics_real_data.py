@@ -3,6 +3,7 @@
 The files come from the vega-datasets package: Seattle weather (slash dates), stock prices ("Jan 1 2000"
 dates), US airports (text with gaps) and the 1992 LA riots deaths (missing ages and dates).
 """
+import io
 import math
 from pathlib import Path
 
@@ -163,3 +164,23 @@ def test_top_matches_pandas(con, out, ingest, agg, order):
     ranked = sorted(series.items(), key=lambda kv: ((-kv[1] if order == "desc" else kv[1]), kv[0]))[:5]
     assert got["state"].tolist() == [k for k, _ in ranked]
     assert all(close(a, b) for a, b in zip(got["value"], [v for _, v in ranked]))
+
+
+def test_the_mode_is_the_smallest_most_frequent_value_and_a_group_of_distinct_values_has_its_minimum(con, out, ingest):
+    text = ("g,x,n\n"
+            "tie,5.5,1\ntie,2.25,1\ntie,5.5,2\ntie,2.25,2\ntie,9,3\n"  # 2.25 and 5.5 twice each: the smaller
+            "distinct,7.5,4\ndistinct,3.25,5\ndistinct,8,6\n"       # every value once: the smallest
+            "one,4,7\n"
+            "empty,,\nempty,,\n"                                    # no value at all
+            ",1.5,8\n,1.5,8\n,0.5,9\n")                             # the empty group
+    path, _ = ingest(text)
+    frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    group_statistics(con, path, ["g"], ["x", "n"], None, out)
+    got = table(out)
+    modes = {(row["g"], row["column"]): row["mode"] for _, row in got.iterrows()}
+    for (g, column), mode in modes.items():
+        s = frame.loc[frame["g"].isna() if g is None or g != g else frame["g"] == g, column].dropna()
+        expected = s.mode().iloc[0] if len(s) else None
+        assert (mode is None or mode != mode) if expected is None else mode == expected, (g, column, mode, expected)
+    assert modes[("tie", "x")] == 2.25 and modes[("distinct", "x")] == 3.25 and modes[("distinct", "n")] == 4
+    assert got.loc[got["g"] == "empty", "count"].tolist() == [0, 0]
