@@ -70,7 +70,6 @@ class RunContext:
     on_progress: ProgressFn = no_progress
     profile_file: Path | None = None  # where the source's column profile was saved, when it has one
     upload: Upload | None = None
-    profile_new_datasets: bool = True
 
     @property
     def types(self) -> dict[str, str]:

@@ -26,6 +26,8 @@ class Dataset(models.Model):
     delimiter = models.CharField(max_length=4, blank=True, default="")
     source_file = models.CharField(max_length=512, blank=True, default="")
     parquet_file = models.CharField(max_length=512, blank=True, default="")
+    # Its column profile (profile.json beside the table) is kept: computed by a follow-up job once it is READY.
+    profiled = models.BooleanField(default=False)
     origin_task = models.ForeignKey(
         "Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="saved_datasets"
     )

@@ -71,17 +71,17 @@ def stored_path(rel: str) -> Path:
     return path
 
 
-def stored_table_file(rel: str) -> Path:
-    """A dataset's table on local disk, with its saved profile beside it when it has one (fetched together, so a
-    cached table never lacks a profile the store has)."""
+def stored_table_file(rel: str, profiled: bool = False) -> Path:
+    """A dataset's table on local disk, with its saved profile beside it when it has one (`profiled`: the profile
+    follows the table, so a cached table may be older than its profile)."""
     from analytics_app.engine.results import PROFILE_FILE
 
     path = local_path(rel)
     if uses_object_store():
-        store, fresh = _object_store(), not path.exists()
+        store = _object_store()
         if store.fetch(rel, path):
             profile = path.with_name(PROFILE_FILE)
-            if fresh or profile.exists():
+            if profiled:
                 store.fetch(relative(profile), profile)
             store.trim_if_grown(spare={path, profile})
     return path

@@ -15,6 +15,7 @@ from .apis.tasks import webhook_body  # a webhook POSTs the task's body exactly 
 from .models import Task
 from .selectors import task_status
 from .services.datasets import datasets_purge_expired
+from .services.profiles import dataset_profile
 from .services.queue import task_requeue
 from .services.runner import DEFER, task_execute, worker_identity
 from .services.schedules import schedule_run
@@ -98,6 +99,13 @@ def run_task(self, task_id: str) -> str | None:
     except DatabaseError:
         logger.exception("database error running task", extra={"ravid_task_id": task_id})
         raise
+
+
+@shared_task(name="csv_app.tasks.profile_dataset", ignore_result=True)
+def profile_dataset(dataset_id: str) -> str:
+    """A READY dataset's column profile (acknowledged on receipt: a profile lost with its worker is computed by the
+    next summary instead, and a profile that kills its worker is never redelivered)."""
+    return dataset_profile(dataset_id)
 
 
 @shared_task(name="csv_app.tasks.run_schedule", ignore_result=True)

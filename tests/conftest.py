@@ -145,12 +145,18 @@ def run_pending(task_id) -> str | None:
 
 @pytest.fixture
 def ready_dataset(client_a):
-    """Upload CSV text as the first user and ingest it; returns the dataset id."""
+    """Upload CSV text as the first user and ingest it, then profile it as the follow-up job does (a test's
+    transaction never commits, so the follow-up is not queued); returns the dataset id."""
+    from django.conf import settings
+
+    from csv_app.services.profiles import dataset_profile
 
     def make(text: str, name: str = "data.csv", client=None) -> str:
         response = upload(client or client_a, text, name)
         assert response.status_code == 201, response.content
         assert run_pending(response.json()["task_id"]) == "SUCCESS"
+        if settings.PROFILE_ON_INGEST:
+            dataset_profile(response.json()["file_id"])
         return response.json()["file_id"]
 
     return make

@@ -26,7 +26,7 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["id", "name", "status", "error", "size_bytes", "row_count", "columns", "owner", "created_at"]
+        fields = ["id", "name", "status", "error", "size_bytes", "row_count", "columns", "profiled", "owner", "created_at"]
 
     def get_columns(self, obj) -> list[dict]:
         return obj.columns if obj.status == Dataset.Status.READY else []

@@ -26,6 +26,7 @@ from ..selectors import task_result, task_status
 from ..storage import (StorageUnavailable, dataset_dir, discard, engine_limits, keep, pin, relative, remove_tree,
                        result_dir, stored_path, stored_table_file, uses_object_store)
 from .datasets import dataset_mark_failed, source_cleanup
+from .profiles import profile_enqueue_on_commit
 from .queue import publish_webhook
 from .quota import folder_bytes, over_quota_sentence, release, reserve
 from .webhooks import webhook_arm
@@ -249,8 +250,7 @@ def _execute(task: Task, stop_errors: tuple, limit: int, timings: dict) -> str:
 def _context(task: Task, job: Operation, reporter: ProgressReporter, work_dir: Path) -> RunContext:
     """The job's input: a new dataset's upload, a task's result, or a READY dataset's table."""
     dataset = task.dataset
-    common = {"result_dir": work_dir, "limits": engine_limits(), "on_progress": reporter,
-              "profile_new_datasets": settings.PROFILE_ON_INGEST}
+    common = {"result_dir": work_dir, "limits": engine_limits(), "on_progress": reporter}
     if job.reads_upload:
         upload = Upload(stored_path(dataset.source_file), dataset.encoding, dataset.delimiter,
                         tuple(c["name"] for c in dataset.columns), dataset.source_format) if dataset.source_file else None
@@ -264,7 +264,7 @@ def _context(task: Task, job: Operation, reporter: ProgressReporter, work_dir: P
         return RunContext(source=source, schema=source_task.result_columns, **common)
     if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
         raise EngineError("The dataset is not ready.")
-    source, profile = dataset_input(stored_table_file(dataset.parquet_file))
+    source, profile = dataset_input(stored_table_file(dataset.parquet_file, profiled=dataset.profiled))
     return RunContext(source=source, schema=dataset.columns, profile_file=profile, **common)
 
 
@@ -356,13 +356,14 @@ def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | 
         )
     if counted is None:
         source_cleanup(task.dataset)
-        _recount_dataset(task.dataset)
+        dataset_recount(task.dataset)
+    profile_enqueue_on_commit(task.dataset_id, result.row_count)  # READY now; its profile follows
     return S.SUCCESS
 
 
-def _recount_dataset(dataset: Dataset) -> None:
-    """The upload was counted as it came; once ingested, its table (and profile) is what is kept. The difference
-    is given back, or counted even past the quota: an accepted upload's ingest never fails on it."""
+def dataset_recount(dataset: Dataset) -> None:
+    """The upload was counted as it came; once ingested, its table (and later its profile) is what is kept. The
+    difference is given back, or counted even past the quota: an accepted upload's ingest never fails on it."""
     now = folder_bytes(dataset_dir(dataset.id))
     with transaction.atomic():
         before = Dataset.objects.select_for_update().filter(id=dataset.id).values_list("stored_bytes", flat=True).first()

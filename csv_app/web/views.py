@@ -196,7 +196,9 @@ def _upload(request):
 def _profile(dataset: Dataset) -> dict:
     if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
         return {}
-    _, path = dataset_input(stored_table_file(dataset.parquet_file))
+    if not dataset.profiled:
+        return {}
+    _, path = dataset_input(stored_table_file(dataset.parquet_file, profiled=True))
     profile = load_profile(path) if path else None
     return (profile or {}).get("columns", {})
 

@@ -217,15 +217,17 @@ def test_a_failed_profile_does_not_fail_the_ingest(monkeypatch, ready_dataset, r
     import duckdb
 
     from csv_app.models import Dataset
-    from analytics_app.operations import ingest
+    from csv_app.services import profiles
     from csv_app.storage import local_path
 
     def broken(*args, **kwargs):
         raise duckdb.OutOfMemoryException("no memory for the profile")
 
-    monkeypatch.setattr(ingest, "summarize", broken)
+    monkeypatch.setattr(profiles, "summarize", broken)
     file_id = ready_dataset(SALES)  # asserts the ingest succeeded
-    assert not local_path(Dataset.objects.get(id=file_id).parquet_file).with_name("profile.json").exists()
+    dataset = Dataset.objects.get(id=file_id)
+    assert dataset.status == "READY" and not dataset.profiled
+    assert not local_path(dataset.parquet_file).with_name("profile.json").exists()
     monkeypatch.undo()
     assert run_operation(file_id, "summary", columns=["units"])["result"]["value"]["units"]["distinct"] == 6
 

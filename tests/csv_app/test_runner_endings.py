@@ -65,10 +65,10 @@ def test_progress_never_goes_back_within_or_across_stages(client_a):
     report = runner.ProgressReporter(task_id, attempt=1, every=0)
     seen = []
     for stage, percent in [("reading", 53), ("reading", 30), ("inferring types", 10), ("writing", 90),
-                           ("profiling", 10)]:
+                           ("writing", 10)]:
         assert report(stage, percent)
         seen.append(Task.objects.get(id=task_id).progress_current)
-    assert seen == [56, 56, 56, 77, 81]
+    assert seen == [66, 66, 66, 95, 95]
 
 
 def test_the_jobs_of_a_stopping_worker_and_of_dead_ones_here_go_back_on_the_queue(client_a, ready_dataset):

@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils.html import escape
 
 from csv_app.models import Dataset, Task
+from csv_app.services.profiles import dataset_profile
 from tests.conftest import PASSWORD, run_pending, upload
 
 pytestmark = pytest.mark.django_db
@@ -79,10 +80,12 @@ def test_upload_then_the_dataset_page_shows_columns_profile_and_rows(web_a, user
     assert "PENDING" in text(pending) and "<progress" in text(pending)
     assert run_pending(task.id) == "SUCCESS"
     page = text(web_a.get(f"/app/datasets/{dataset.id}/"))
-    assert "READY" in page and "5 rows" in page
+    assert "READY" in page and "5 rows" in page and "still being computed" in page  # the profile follows READY
+    dataset_profile(dataset.id)  # the follow-up job a worker runs
+    page = text(web_a.get(f"/app/datasets/{dataset.id}/"))
     for column in ("day", "country", "amount"):
         assert f'<th scope="row">{column}</th>' in page
-    assert "DE (3)" in page  # the profile's top values
+    assert "DE (3)" in page and "still being computed" not in page  # the profile's top values
     assert page.count("<tr><td>") == 5  # every row in the browser
 
 

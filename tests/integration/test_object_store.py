@@ -3,6 +3,7 @@ with the web tier: it reads through its own bounded cache."""
 import csv
 import io
 import os
+import time
 import uuid
 
 import pandas as pd
@@ -83,7 +84,11 @@ def test_files_live_in_the_store_and_a_worker_reads_them_through_its_cache(objec
     assert not (settings.UPLOADS_DIR / file_id).exists()  # the web host keeps no copy of the upload
     body, _ = api_user.wait(r.json()["task_id"])
     assert body["status"] == "SUCCESS", body
-    # Ingested on the worker: the table and its profile are in the store, the CSV is gone from it.
+    # Ingested on the worker: the table is in the store, the CSV is gone from it; the profile follows the table.
+    deadline = time.monotonic() + 60
+    while not api_user.get(f"/api/datasets/{file_id}/").json()["profiled"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert api_user.get(f"/api/datasets/{file_id}/").json()["profiled"], "the follow-up profile job ran"
     assert object_store.keys(f"uploads/{file_id}/") == [f"uploads/{file_id}/data.parquet",
                                                          f"uploads/{file_id}/profile.json"]
     assert (media / "uploads" / file_id / "data.parquet").exists()  # and in the worker's cache
