@@ -3,6 +3,9 @@
 A dataset's profile is computed once when it is ingested and saved beside it.
 """
 import json
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -20,17 +23,23 @@ STAT_FIELDS = ["mean", "std", "min", "p25", "p50", "p75", "max"]
 
 IN_MEMORY_ROWS = 16_000_000  # up to this many rows a numeric column is profiled as one array (128 MB)
 BITMAP_MAX = 1 << 27  # a value grid this wide is counted with a bitmap of that many bytes
+COUNTS_MAX = 1 << 22  # a grid this narrow (or no wider than the values are many) is counted value by value: distinct
+# count and quartiles from one pass, no sort
+QUARTILES = np.array([0.25, 0.5, 0.75])
 DECIMAL_PLACES = 6
 TIME_STEPS = (86_400_000_000, 1_000_000, 1_000)  # a day, a second, a millisecond, in microseconds
 
 
-def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind: str, rows: int) -> dict:
+def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind: str,
+                  rows: int) -> dict | Callable[[], dict]:
     """One column's statistics, reading only that column. A number or time column that fits in memory is
-    read once as an array (moments, exact quartiles, exact distinct count); text and booleans are grouped
-    once (distinct count and most frequent values); anything bigger is left to DuckDB, which spills."""
+    read once as an array (moments, exact quartiles, exact distinct count): what is read here is then crunched
+    by the function returned, which uses no connection; text and booleans are grouped once (distinct count and
+    most frequent values); anything bigger is left to DuckDB, which spills."""
     col = quote_ident(name)
     if kind in NUMERIC and rows <= IN_MEMORY_ROWS:
-        return {"type": kind, **_numeric_in_memory(con, source, col, kind)}
+        values = _column_array(con, source, col, kind)
+        return lambda: {"type": kind, **_numeric_figures(values)}
     if kind in (STRING, BOOLEAN):
         return {"type": kind, **_grouped(con, source, col)}
     in_memory = kind in TEMPORAL and rows <= IN_MEMORY_ROWS
@@ -49,37 +58,54 @@ def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind
     row = con.execute(f"SELECT {', '.join(parts)} FROM {source.sql}", source.params).fetchall()[0]
     stats = dict(zip(fields, row))
     if in_memory:
-        stats["distinct"] = _distinct(con, source, col, _column_array(con, source, col, kind))
+        values = _column_array(con, source, col, kind)
+        return lambda: {"type": kind, **{k: json_value(v) for k, v in stats.items()},
+                        "distinct": _grid_distinct(_grid(values))}
     quartiles = stats.pop("quartiles", None)
     if kind in NUMERIC:
         stats["p25"], stats["p50"], stats["p75"] = quartiles if quartiles else (None, None, None)
     return {"type": kind, **{k: json_value(v) for k, v in stats.items()}}
 
 
-def _numeric_in_memory(con: duckdb.DuckDBPyConnection, source: Table, col: str, kind: str) -> dict:
-    """count, mean, sample std, min, max, linearly interpolated quartiles and distinct count, as pandas."""
-    values = _column_array(con, source, col, kind)
+def _numeric_figures(values: np.ndarray) -> dict:
+    """count, mean, sample std, min, max, linearly interpolated quartiles and distinct count, as pandas (the
+    distinct count None when the values are on no grid narrow enough to count them)."""
     n = len(values)
     if n == 0:
         return {"count": 0, "distinct": 0, **dict.fromkeys(["mean", "std", "min", "max", "p25", "p50", "p75"])}
     as_float = values.astype(np.float64, copy=False)
-    p25, p50, p75 = (float(q) for q in np.quantile(as_float, [0.25, 0.5, 0.75]))
+    grid = _grid(values)
+    if grid is not None and grid.span // grid.step < max(COUNTS_MAX, n):  # counts no bigger than the values
+        # Counted value by value: the distinct count, and the quartiles from the running counts (no sort).
+        counts = np.bincount(grid.offsets // grid.step if grid.step > 1 else grid.offsets)
+        distinct, quartiles = int(np.count_nonzero(counts)), _quartiles_from_counts(counts, grid, n)
+    else:
+        distinct = _grid_distinct(grid)
+        quartiles = np.quantile(as_float, QUARTILES)
+    p25, p50, p75 = (float(q) for q in quartiles)
     return {
         "count": n,
         "mean": float(np.mean(as_float)),
         "std": float(np.std(as_float, ddof=1)) if n > 1 else None,
         "min": json_value(values.min().item()),
         "max": json_value(values.max().item()),
-        "distinct": _distinct(con, source, col, values),
+        "distinct": distinct,
         "p25": p25, "p50": p50, "p75": p75,
     }
 
 
-def _distinct(con: duckdb.DuckDBPyConnection, source: Table, col: str, values: np.ndarray) -> int:
-    distinct = _grid_distinct(values)
-    if distinct is None:
-        distinct = con.execute(f"SELECT count(DISTINCT {col}) FROM {source.sql}", source.params).fetchall()[0][0]
-    return distinct
+def _quartiles_from_counts(counts: np.ndarray, grid: "Grid", n: int) -> np.ndarray:
+    """numpy.quantile(values, QUARTILES) ('linear', as pandas) from how often each grid point occurs: the k-th
+    smallest value is the grid point where the running count first passes k."""
+    virtual = (n - 1) * QUARTILES
+    previous = np.floor(virtual)
+    gamma = virtual - previous
+    below = previous.astype(np.int64)
+    running = np.cumsum(counts)
+    a = grid.value_at(np.searchsorted(running, below, side="right"))
+    b = grid.value_at(np.searchsorted(running, np.minimum(below + 1, n - 1), side="right"))
+    diff = b - a  # numpy's _lerp, so that the result is the same to the last bit
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
 
 
 def _grouped(con: duckdb.DuckDBPyConnection, source: Table, col: str, limit: int = TOP_VALUES) -> dict:
@@ -111,14 +137,29 @@ def _on_grid(values: np.ndarray, places: int) -> np.ndarray | None:
     return scaled.astype(np.int64)
 
 
-def _grid_distinct(values: np.ndarray) -> int | None:
-    """The exact number of distinct values when they sit on a grid narrow enough for a bitmap, else None.
+@dataclass
+class Grid:
+    """Values as non-negative integer offsets: value = (low + offset) / scale, every offset a multiple of step."""
+    offsets: np.ndarray
+    low: int
+    span: int
+    step: int
+    scale: float
+
+    def value_at(self, index: np.ndarray) -> np.ndarray:
+        """The values at these grid indexes (offset = index * step), as float64: exactly the original floats."""
+        return (self.low + index * self.step).astype(np.float64) / self.scale
+
+
+def _grid(values: np.ndarray) -> Grid | None:
+    """The values on an integer grid narrow enough for a bitmap, or None.
 
     Integers are their own grid; decimals with up to DECIMAL_PLACES places are scaled to integers (exactly:
     each scaled value maps back to the same float); times are divided by the widest step that fits them all.
     """
     if len(values) == 0:
-        return 0
+        return None
+    scale = 1.0
     if values.dtype.kind == "f":
         # The places are guessed from a sample and checked over every value (a miss tries one more place).
         sample = values[:: max(len(values) // 1000, 1)]
@@ -129,6 +170,7 @@ def _grid_distinct(values: np.ndarray) -> int | None:
             places += 1
         if grid is None:
             return None
+        scale = 10.0 ** (places - 1)
     elif values.dtype.kind in "iu":
         grid = values.astype(np.int64, copy=False)
     else:
@@ -141,9 +183,15 @@ def _grid_distinct(values: np.ndarray) -> int | None:
         step = next((s for s in TIME_STEPS if span // s < BITMAP_MAX and not np.any(offsets % s)), 0)
         if not step:
             return None
-        offsets //= step
-    seen = np.zeros(span // step + 1, dtype=bool)
-    seen[offsets] = True
+    return Grid(offsets, low, span, step, scale)
+
+
+def _grid_distinct(grid: Grid | None) -> int | None:
+    """The exact number of distinct values on the grid (a bitmap of its points), or None without a grid."""
+    if grid is None:
+        return None
+    seen = np.zeros(grid.span // grid.step + 1, dtype=bool)
+    seen[grid.offsets // grid.step if grid.step > 1 else grid.offsets] = True
     return int(np.count_nonzero(seen))
 
 
@@ -151,11 +199,30 @@ def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict],
     """{column: {type, count, nulls, distinct, ...}}: sample std and linearly interpolated quantiles, as pandas."""
     types = column_types(schema)
     total = source.row_count()
-    profile: dict[str, dict] = {}
-    for name in columns:
-        entry = _column_stats(con, source, name, types[name], total)
-        entry["nulls"] = total - entry["count"]
-        profile[name] = entry
+    entries: dict[str, dict] = {}
+
+    def finish(name: str, crunching: Future) -> None:
+        entry = crunching.result()
+        if entry["distinct"] is None:  # on no narrow grid: DuckDB counts them
+            entry["distinct"] = con.execute(f"SELECT count(DISTINCT {quote_ident(name)}) FROM {source.sql}",
+                                            source.params).fetchall()[0][0]
+        entries[name] = entry
+
+    # One column's arrays are crunched (numpy, in a thread) while DuckDB reads the next column here: at most two
+    # columns' arrays are in memory at once, and every query stays on `con`, which a cancel interrupts.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravid-profile") as numbers:
+        pending = None
+        for name in columns:
+            stats = _column_stats(con, source, name, types[name], total)
+            if not callable(stats):
+                entries[name] = stats
+                continue
+            if pending is not None:
+                finish(*pending)
+            pending = (name, numbers.submit(stats))
+        if pending is not None:
+            finish(*pending)
+    profile = {name: {**entries[name], "nulls": total - entries[name]["count"]} for name in columns}
     return {"row_count": total, "columns": profile}
 
 

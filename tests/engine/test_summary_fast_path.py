@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from analytics_app.engine import summary
-from analytics_app.engine.summary import _grid_distinct, summarize
+from analytics_app.engine.summary import COUNTS_MAX, QUARTILES, _grid, _grid_distinct, _quartiles_from_counts, summarize
 
 RNG = np.random.default_rng(7)
 
@@ -21,15 +21,37 @@ RNG = np.random.default_rng(7)
         (RNG.uniform(0, 1, 10_000), False),                            # full-precision floats
         (np.array([0.1, 0.2, 0.30000000000000004, 0.3]), False),       # not all on one decimal grid
         (np.array([-0.0, 0.0, 1.5]), True),
-        (np.array([], dtype=np.int64), True),
+        (np.array([], dtype=np.int64), False),                         # nothing to count (the caller's case)
     ],
 )
 def test_grid_distinct_is_exact_or_declines(values, on_grid):
-    got = _grid_distinct(values)
+    got = _grid_distinct(_grid(values))
     if on_grid:
         assert got == len(pd.unique(values + 0.0 if values.dtype.kind == "f" else values))
     else:
         assert got is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        RNG.integers(-50, 50, 10_001),
+        RNG.integers(0, 1_000_000, 7),
+        np.round(RNG.uniform(-1e4, 1e4, 10_000), 2),                   # money
+        np.round(RNG.uniform(0, 1, 9_999), 3),
+        np.round(RNG.normal(100, 15, 4), 1),
+        np.array([-0.0, 0.0, 1.5, 1.5, 2.25]),
+        np.array([42]),
+        RNG.integers(0, 1000, 5) * 86_400_000_000,                    # whole days, in µs: a time step
+    ],
+)
+def test_quartiles_from_counts_are_numpys_to_the_last_bit(values):
+    grid = _grid(values)
+    assert grid is not None and grid.span // grid.step < COUNTS_MAX
+    counts = np.bincount(grid.offsets // grid.step)
+    got = _quartiles_from_counts(counts, grid, len(values))
+    expected = np.quantile(values.astype(np.float64), QUARTILES)
+    assert got.tolist() == expected.tolist()
 
 
 CSV = "i,x,t,d,s\n" + "\n".join(
