@@ -33,10 +33,12 @@ def check_width(con: duckdb.DuckDBPyConnection, source: Table, column: str) -> N
 
 def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column: str, value: str | None,
           agg: str, dest: Path) -> Result:
-    check_width(con, source, column)
     col = quote_ident(column)
-    values = [v for (v,) in con.execute(
-        f"SELECT DISTINCT {col} FROM {source.sql} ORDER BY {col} NULLS LAST", source.params).fetchall()]
+    values = [v for (v,) in con.execute(  # one scan for the values; counted only when there are too many
+        f"SELECT DISTINCT {col} FROM {source.sql} ORDER BY {col} NULLS LAST LIMIT ?",
+        [*source.params, MAX_COLUMNS + 1]).fetchall()]
+    if len(values) > MAX_COLUMNS:
+        check_width(con, source, column)
     labels = _labels(values, rows)
     # Two passes: each cell aggregated once, in one GROUP BY over the rows and the column (one pass over the
     # data), then the few cells spread into columns (one filter per column over the cells, not over the rows).

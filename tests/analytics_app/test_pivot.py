@@ -66,3 +66,20 @@ def test_more_distinct_values_than_the_cap_is_a_400_naming_it(client_a, sales):
 def test_bad_parameters_are_400_naming_the_field(client_a, sales, params, field):
     r = client_a.post("/api/perform-operation/", {"file_id": sales[0], "operation": "pivot", **params}, format="json")
     assert r.status_code == 400 and field in r.json()["details"], r.json()
+
+
+def test_a_pivot_job_over_too_many_values_fails_naming_the_count(tmp_path):
+    """The job checks the width too (the data may not be what the submit saw: a chained result, say)."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analytics_app.engine.errors import EngineError
+    from analytics_app.engine.pivot import pivot
+    from analytics_app.engine.tables import Table
+
+    pq.write_table(pa.table({"g": ["a"] * 250 + [None], "k": list(range(250)) + [None], "v": [1.0] * 251}),
+                   tmp_path / "t.parquet")
+    with pytest.raises(EngineError) as raised:
+        pivot(duckdb.connect(), Table(tmp_path / "t.parquet"), ["g"], "k", "v", "sum", tmp_path / "out.parquet")
+    assert raised.value.message.startswith("Column 'k' has 251 distinct values; a pivot makes at most 200 columns.")
