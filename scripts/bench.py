@@ -162,7 +162,9 @@ class Client:
         self.url = url
         self.http = requests.Session()
         email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "Bench-Passw0rd-123"
-        self.http.post(f"{url}/api/register/", json={"email": email, "password": password}).raise_for_status()
+        registered = self.http.post(f"{url}/api/register/", json={"email": email, "password": password})
+        if registered.status_code != 201:
+            raise SystemExit(f"could not register the benchmark's user: {registered.status_code} {registered.text}")
         token = self.http.post(f"{url}/api/login/", json={"email": email, "password": password}).json()["access"]
         self.http.headers["Authorization"] = f"Bearer {token}"
         self.last_breakdown: dict = {}
