@@ -88,7 +88,8 @@ class Stack:
                 [python, "-m", "ravid_project.embedded_broker", "run"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(
-            [str(bindir / "gunicorn"), "ravid_project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "600"],
+            [str(bindir / "gunicorn"), "ravid_project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread",
+             "--threads", "8", "--timeout", "600"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(
             [python, "-m", "celery", "-A", "ravid_project", "worker", "-l", "warning", "-c", "1",
@@ -169,15 +170,19 @@ class Client:
         self.http.headers["Authorization"] = f"Bearer {token}"
         self.last_breakdown: dict = {}
 
-    def wait(self, task_id: str, interval: float = 0.01, rows: int = 1000) -> dict:
-        """Poll the task as a client would, asking for its first `rows` rows, until it ends."""
+    def wait(self, task_id: str, rows: int = 1000) -> dict:
+        """Wait for the task's end as the README's client loop does (long polls: `wait` with the revision last
+        seen), asking for its first `rows` rows."""
+        revision = ""
         while True:
-            body = self.http.get(f"{self.url}/api/tasks/{task_id}/?n={rows}").json()
+            body = self.http.get(f"{self.url}/api/tasks/{task_id}/?n={rows}&wait=30&since={revision}").json()
             if body["status"] in ("SUCCESS", "FAILURE", "REVOKED"):
                 if body["status"] != "SUCCESS":
                     raise SystemExit(f"task {task_id} ended {body['status']}: {body.get('error')}")
                 return body
-            time.sleep(interval)
+            if body["revision"] == revision:  # not waited (the server's waiting requests are all taken)
+                time.sleep(0.05)
+            revision = body["revision"]
 
     def upload(self, path: Path) -> tuple[str, str, float, float]:
         """(file id, ingest task id, seconds until the upload was accepted, seconds until READY)."""
@@ -187,7 +192,7 @@ class Client:
                                headers={"Content-Type": "text/csv"})
         r.raise_for_status()
         accepted = time.perf_counter() - started
-        self.wait(r.json()["task_id"], interval=0.05, rows=0)
+        self.wait(r.json()["task_id"], rows=0)
         return r.json()["file_id"], r.json()["task_id"], accepted, time.perf_counter() - started
 
     def wait_profiled(self, file_id: str, timeout: float = 600) -> float:

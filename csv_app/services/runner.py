@@ -29,6 +29,7 @@ from .datasets import dataset_mark_failed, source_cleanup
 from .profiles import profile_enqueue_on_commit
 from .queue import publish_webhook
 from .quota import folder_bytes, over_quota_sentence, release, reserve
+from .waiting import task_announce
 from .webhooks import webhook_arm
 
 logger = logging.getLogger("ravid.tasks")
@@ -393,7 +394,9 @@ def task_end(task: Task, status: str, reason: str = "", *, attempt: int | None =
         job = get_job(task.operation)
         if ended and status != S.SUCCESS and job is not None and job.makes_dataset:
             dataset_mark_failed(task.dataset_id, reason or f"The {'ingest' if job.reads_upload else 'save'} was cancelled.")
-        if ended and webhook_arm(task.id):  # its completion webhook goes once the end is committed
+        if ended:  # the requests waiting on it hear of the end once it is committed
             task_id = task.id
-            transaction.on_commit(lambda: publish_webhook(task_id))
+            transaction.on_commit(lambda: task_announce(task_id))
+            if webhook_arm(task.id):  # its completion webhook goes then too
+                transaction.on_commit(lambda: publish_webhook(task_id))
     return bool(ended)

@@ -3,11 +3,17 @@ attempt, progress or stage), or at the end of its wait.
 
 A waiting request holds one thread of the web server (gunicorn's gthread workers; Django's threaded dev server),
 never a process, and at most TASK_WAIT_MAX_CLIENTS of one process wait at once: past that, a wait answers at
-once with the task as it is, so waiting clients can never take every thread from the other requests."""
+once with the task as it is, so waiting clients can never take every thread from the other requests.
+
+When the broker is Redis (the embedded one included), a task's end is also announced on a Redis channel, so a
+waiting request hears of it at once; progress and stage changes are seen at the next check of the row
+(TASK_WAIT_INTERVAL_SECONDS), and without Redis every change is."""
 import hashlib
+import logging
 import threading
 import time
 
+import redis
 from django.conf import settings
 from django.utils import timezone
 
@@ -15,6 +21,51 @@ from ..models import Task
 
 _FIELDS = ("status", "attempts", "progress_current", "progress_total", "stage")
 _waiting = threading.BoundedSemaphore(max(1, settings.TASK_WAIT_MAX_CLIENTS))
+logger = logging.getLogger("ravid.waiting")
+_clients: dict[str, redis.Redis | None] = {}
+
+
+def _broker() -> redis.Redis | None:
+    """This process's client of the broker when it is Redis, else None."""
+    url = settings.CELERY_BROKER_URL
+    if url not in _clients:
+        if url.startswith("redis+socket://"):  # kombu's spelling of a Unix socket; redis-py's is unix://
+            url_for_redis = "unix://" + url[len("redis+socket://"):]
+        elif url.startswith(("redis://", "rediss://", "unix://")):
+            url_for_redis = url
+        else:
+            url_for_redis = None
+        _clients[url] = redis.Redis.from_url(url_for_redis, socket_connect_timeout=1, socket_timeout=5) \
+            if url_for_redis else None
+    return _clients[url]
+
+
+def _channel(task_id) -> str:
+    return f"ravid:task-changed:{task_id}"
+
+
+def task_announce(task_id) -> None:
+    """Tell the requests waiting on this task that it changed (best effort: they also check the row)."""
+    client = _broker()
+    if client is None:
+        return
+    try:
+        client.publish(_channel(task_id), "1")
+    except redis.RedisError:
+        logger.debug("could not announce a task's change", exc_info=True)
+
+
+def _listen(task_id):
+    """A subscription to the task's announcements, or None (no Redis, or it does not answer)."""
+    client = _broker()
+    if client is None:
+        return None
+    try:
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(_channel(task_id))
+        return pubsub
+    except redis.RedisError:
+        return None
 
 
 def _revision(values) -> str:
@@ -40,15 +91,29 @@ def task_wait(task: Task, seconds: float, since: str = "") -> str:
         return UNCHANGED
     if not _waiting.acquire(blocking=False):
         return BUSY
+    listening = _listen(task.pk)  # subscribed before the row is read again: no announcement falls in between
     try:
         deadline = time.monotonic() + min(seconds, settings.TASK_WAIT_MAX_SECONDS)
-        while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(settings.TASK_WAIT_INTERVAL_SECONDS, left))
+        while True:
             row = Task.objects.filter(pk=task.pk).values_list(*_FIELDS).first()
             if row is None or _revision(row) != since:
                 return CHANGED
-        return UNCHANGED
+            if (left := deadline - time.monotonic()) <= 0:
+                return UNCHANGED
+            pause = min(settings.TASK_WAIT_INTERVAL_SECONDS, left)
+            if listening is None:
+                time.sleep(pause)
+                continue
+            try:
+                listening.get_message(timeout=pause)
+            except redis.RedisError:
+                listening = None
     finally:
+        if listening is not None:
+            try:
+                listening.close()
+            except redis.RedisError:
+                pass
         _waiting.release()
 
 

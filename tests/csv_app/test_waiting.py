@@ -41,6 +41,29 @@ def test_a_wait_is_answered_at_the_next_change(client_a, queued):
     assert 0.3 < took < 10
 
 
+def test_a_tasks_end_is_heard_at_once_not_at_the_next_check_of_the_row(client_a, queued, settings):
+    """The broker (Redis) announces a task's end: with rows checked only every 60 s, a 20 s wait still ends with
+    the task's SUCCESS, and its rows."""
+    from tests.conftest import run_pending
+
+    settings.TASK_WAIT_INTERVAL_SECONDS = 60
+    first = client_a.get(f"/api/tasks/{queued}/").json()
+
+    def run():
+        time.sleep(0.5)
+        run_pending(queued)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    started = time.monotonic()
+    body = client_a.get(f"/api/tasks/{queued}/?wait=20&since={first['revision']}&n=10").json()
+    took = time.monotonic() - started
+    thread.join()
+    assert body["status"] == "SUCCESS", body
+    assert took < 10, "answered when the task ended, not at the end of the wait"
+    assert sorted(row["value"] for row in body["result"]["data"]) == [1, 3]
+
+
 def test_an_unchanged_task_is_answered_at_the_end_of_the_wait(client_a, queued):
     first = client_a.get(f"/api/task-status/?task_id={queued}").json()
     started = time.monotonic()
