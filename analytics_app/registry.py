@@ -106,9 +106,10 @@ class Operation:
     reads_upload: bool = False
     makes_dataset: bool = False
     listed: bool = True
-    # A check that needs the input's data (a distinct count, say), run at submit on the input table; it must
-    # stay cheap. Raises ValidationError, or EngineError naming the field in its details.
-    preflight: Callable[[Any, Table, dict], None] | None = None
+    # A check that needs the input's data (a distinct count, say), run at submit on the input table with its saved
+    # column profile when it has one (or None); it must stay cheap. Raises ValidationError, or EngineError naming
+    # the field in its details.
+    preflight: Callable[[Any, Table, dict, dict | None], None] | None = None
     # Whether a job with these parameters is heavy whatever its input's size (an ingest; Kendall's tau, which is
     # quadratic in memory and time and holds the GIL): it goes to the heavy queue.
     heavy: Callable[[dict], bool] = lambda params: False
@@ -132,12 +133,13 @@ class Operation:
             raise InvalidParameters(exc.detail) from None
         return json.loads(json.dumps(clean, default=str))
 
-    def check_data(self, con, source: Table, params: dict) -> None:
-        """The preflight check of validated parameters against the input table; InvalidParameters otherwise."""
+    def check_data(self, con, source: Table, params: dict, profile: dict | None = None) -> None:
+        """The preflight check of validated parameters against the input table (and its saved column profile, when
+        it has one); InvalidParameters otherwise."""
         if self.preflight is None:
             return
         try:
-            self.preflight(con, source, params)
+            self.preflight(con, source, params, profile)
         except serializers.ValidationError as exc:
             raise InvalidParameters(exc.detail) from None
         except EngineError as exc:

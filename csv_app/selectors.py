@@ -3,12 +3,13 @@ import uuid
 
 from django.db.models import Q, QuerySet
 
-from analytics_app.engine.results import Result
+from analytics_app.engine.results import Result, dataset_input
+from analytics_app.engine.summary import load_profile
 from analytics_app.engine.tables import Table
 
 from .exceptions import NotFound
 from .models import Dataset, Schedule, Task
-from .storage import stored_files, stored_path
+from .storage import stored_files, stored_path, stored_table_file
 
 
 def _uuid_or_404(value) -> uuid.UUID:
@@ -86,3 +87,11 @@ def task_result_table(task: Task) -> Table | None:
 def dataset_table(dataset: Dataset) -> Table | None:
     """A READY dataset's table."""
     return Table(stored_path(dataset.parquet_file)) if dataset.parquet_file else None
+
+
+def dataset_profile_saved(dataset: Dataset) -> dict | None:
+    """A READY dataset's saved column profile, or None while it has none."""
+    if dataset.status != Dataset.Status.READY or not dataset.parquet_file or not dataset.profiled:
+        return None
+    _, path = dataset_input(stored_table_file(dataset.parquet_file, profiled=True))
+    return load_profile(path) if path else None

@@ -25,8 +25,10 @@ def check(params: dict, schema: list[dict]) -> dict:
     return params
 
 
-def preflight(con, source, params: dict) -> None:
-    check_width(con, source, params["columns"])
+def preflight(con, source, params: dict, profile: dict | None = None) -> None:
+    """The output's width from the dataset's saved profile when it has one (no scan at submit), else counted."""
+    saved = ((profile or {}).get("columns") or {}).get(params["columns"])
+    check_width(con, source, params["columns"], known=saved["distinct"] + (1 if saved["nulls"] else 0) if saved else None)
 
 
 def run(ctx: RunContext, params: dict):

@@ -16,7 +16,7 @@ from analytics_app.registry import InvalidParameters, get_job, get_operation
 
 from ..exceptions import Conflict, Forbidden, TooMany
 from ..models import Dataset, Task, TaskShare
-from ..selectors import dataset_table, task_result, task_result_table, tasks_visible_to
+from ..selectors import dataset_profile_saved, dataset_table, task_result, task_result_table, tasks_visible_to
 from ..storage import discard, engine, keep, relative, result_dir, stored_path
 from .datasets import share_grant, share_revoke
 from .quota import release, reserve
@@ -51,8 +51,10 @@ def operation_validate(*, dataset: Dataset, operation: str, params: dict, source
         raise InvalidParameters({"operation": [f"Unknown operation '{operation}'."]})
     clean = op.validate(params, _source_schema(dataset, source_task))
     if op.preflight is not None:
+        profile = dataset_profile_saved(dataset) if source_task is None else None
         with engine() as con:
-            op.check_data(con, task_result_table(source_task) if source_task else dataset_table(dataset), clean)
+            op.check_data(con, task_result_table(source_task) if source_task else dataset_table(dataset), clean,
+                          profile)
     return clean
 
 

@@ -61,8 +61,12 @@ def _listen(task_id):
     if client is None:
         return None
     try:
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub()
         pubsub.subscribe(_channel(task_id))
+        # Redis confirms the subscription: from then on no announcement is missed (the row is read after it).
+        if pubsub.get_message(timeout=1.0) is None:
+            pubsub.close()
+            return None
         return pubsub
     except redis.RedisError:
         return None
@@ -105,7 +109,7 @@ def task_wait(task: Task, seconds: float, since: str = "") -> str:
                 time.sleep(pause)
                 continue
             try:
-                listening.get_message(timeout=pause)
+                listening.get_message(ignore_subscribe_messages=True, timeout=pause)
             except redis.RedisError:
                 listening = None
     finally:

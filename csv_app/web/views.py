@@ -20,8 +20,6 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
 from analytics_app.engine.predicates import OPERATORS
-from analytics_app.engine.results import dataset_input
-from analytics_app.engine.summary import load_profile
 from analytics_app.engine.types import NUMERIC, STRING, TEMPORAL
 from analytics_app.registry import InvalidParameters, all_operations, dataset_jobs
 
@@ -31,13 +29,12 @@ from ..apis.tasks import operation_request, result_file
 from ..errors import api_exception_handler
 from ..exceptions import DomainError, Forbidden, Invalid, NotFound
 from ..models import Dataset, Task
-from ..selectors import dataset_get_for_user, dataset_table, datasets_visible_to, task_get_for_user, task_result, \
+from ..selectors import dataset_get_for_user, dataset_profile_saved, dataset_table, datasets_visible_to, task_get_for_user, task_result, \
     tasks_visible_to
 from ..services.accounts import login_refusal, user_authenticate, user_register
 from ..services.datasets import dataset_create, dataset_from_task, dataset_share, dataset_unshare
 from ..services.tasks import task_cancel, task_share, task_submit, task_unshare
 from ..services.waiting import BUSY, CHANGED, task_eta_seconds, task_percent, task_revision, task_wait
-from ..storage import stored_table_file
 from ..uploads import SizeLimitUploadHandler, too_large
 from .forms import operation_inputs, prefill, read_parameters
 
@@ -194,13 +191,7 @@ def _upload(request):
 
 
 def _profile(dataset: Dataset) -> dict:
-    if dataset.status != Dataset.Status.READY or not dataset.parquet_file:
-        return {}
-    if not dataset.profiled:
-        return {}
-    _, path = dataset_input(stored_table_file(dataset.parquet_file, profiled=True))
-    profile = load_profile(path) if path else None
-    return (profile or {}).get("columns", {})
+    return (dataset_profile_saved(dataset) or {}).get("columns", {})
 
 
 def _ingest_task(dataset: Dataset) -> Task | None:

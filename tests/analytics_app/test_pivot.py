@@ -83,3 +83,22 @@ def test_a_pivot_job_over_too_many_values_fails_naming_the_count(tmp_path):
     with pytest.raises(EngineError) as raised:
         pivot(duckdb.connect(), Table(tmp_path / "t.parquet"), ["g"], "k", "v", "sum", tmp_path / "out.parquet")
     assert raised.value.message.startswith("Column 'k' has 251 distinct values; a pivot makes at most 200 columns.")
+
+
+def test_the_width_at_submit_comes_from_the_saved_profile(client_a, sales):
+    """A profiled dataset's distinct counts answer the submit's check without reading the data: a profile that
+    says the column is too wide is believed (and the data's own count is used without one)."""
+    import json
+
+    from csv_app.models import Dataset
+    from csv_app.storage import local_path
+
+    profile_file = local_path(Dataset.objects.get(id=sales[0]).parquet_file).with_name("profile.json")
+    saved = json.loads(profile_file.read_text())
+    saved["columns"]["year"].update(distinct=400, nulls=0)
+    profile_file.write_text(json.dumps(saved))
+    body = {"file_id": sales[0], "operation": "pivot", "rows": "region", "columns": "year", "value": "amount"}
+    r = client_a.post("/api/perform-operation/", body, format="json")
+    assert r.status_code == 400 and r.json()["error"].startswith("Column 'year' has 400 distinct values;")
+    Dataset.objects.filter(id=sales[0]).update(profiled=False)
+    assert client_a.post("/api/perform-operation/", body, format="json").status_code == 202
