@@ -26,6 +26,8 @@ import duckdb
 import pandas as pd
 import psutil
 import requests
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported before any peer is timed
+from matplotlib.figure import Figure
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -223,6 +225,31 @@ class Client:
 
 # --- the same operations, done by DuckDB on the CSV and by pandas ----------------------------------
 
+# What each peer draws for a chart: the points ravid draws (the 60 largest bars; a 50 000-point sample of a
+# scatter; the points of a line's 100 most frequent text labels, at most 50 000), as a PNG of the same size.
+CHART_SQL = {
+    "chart:line-text-x": "WITH top AS (SELECT zip FROM src GROUP BY zip ORDER BY count(*) DESC, zip LIMIT 100) "
+                         "SELECT zip AS x, amount AS y FROM (SELECT zip, amount FROM src WHERE zip IN (SELECT zip FROM top)) "
+                         "USING SAMPLE 50000 ROWS ORDER BY x",
+    "chart:scatter": "SELECT amount AS x, quantity AS y FROM src USING SAMPLE 50000 ROWS",
+    "chart:bar-sum": "SELECT category AS x, sum(amount) AS y FROM src GROUP BY 1 ORDER BY 2 DESC LIMIT 60",
+}
+
+
+def draw(operation: str, xs, ys, out: Path) -> None:
+    """The chart a peer would draw with matplotlib (what ravid draws with), saved as a PNG."""
+    figure = Figure(figsize=(10, 6), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    kind = CHARTS[operation]["kind"]
+    if kind == "bar":
+        axes.bar([str(x) for x in xs], ys)
+    elif kind == "scatter":
+        axes.scatter(xs, ys, s=4)
+    else:
+        axes.plot([str(x) for x in xs], ys)
+    figure.savefig(out.with_suffix(".png"), format="png")
+
 def breakdown(client: "Client") -> str:
     t = client.last_breakdown
     return ", ".join(f"{k[:-2]} {v * 1000:.0f} ms" for k, v in t.items() if v is not None) if t else ""
@@ -271,7 +298,10 @@ def duckdb_on(source: Path, operation: str, out: Path) -> float:
                      "FROM src, b GROUP BY 1 ORDER BY 1",
         "pivot": "PIVOT src ON quantity USING sum(amount) GROUP BY category ORDER BY category",
     }
-    if operation in table:
+    if operation in CHARTS:
+        xs, ys = zip(*con.sql(CHART_SQL[operation]).fetchall())
+        draw(operation, xs, ys, out)
+    elif operation in table:
         con.sql(table[operation]).write_parquet(str(out))
     elif operation == "summary":
         columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
@@ -328,6 +358,17 @@ def polars_on_csv(csv: Path, operation: str, out: Path) -> float:
     elif operation == "pivot":
         src.select("category", "quantity", "amount").collect() \
             .pivot(on="quantity", index="category", values="amount", aggregate_function="sum").write_parquet(out)
+    elif operation == "chart:bar-sum":
+        points = src.group_by("category").agg(pl.col("amount").sum()).sort("amount", descending=True).head(60).collect()
+        draw(operation, points["category"], points["amount"], out)
+    elif operation == "chart:scatter":
+        points = src.select("amount", "quantity").collect().sample(50_000)
+        draw(operation, points["amount"], points["quantity"], out)
+    elif operation == "chart:line-text-x":
+        top = src.group_by("zip").len().sort(["len", "zip"], descending=[True, False]).head(100).collect()["zip"]
+        points = src.filter(pl.col("zip").is_in(top.implode())).select("zip", "amount").collect()
+        points = points.sample(min(50_000, len(points))).sort("zip")
+        draw(operation, points["zip"], points["amount"], out)
     return time.perf_counter() - started
 
 
@@ -361,6 +402,17 @@ def pandas_on_csv(csv: Path, operation: str, out: Path) -> float:
     elif operation == "pivot":
         frame.pivot_table(index="category", columns="quantity", values="amount", aggfunc="sum") \
             .rename(columns=str).to_parquet(out)
+    elif operation == "chart:bar-sum":
+        points = frame.groupby("category")["amount"].sum().nlargest(60)
+        draw(operation, points.index, points.values, out)
+    elif operation == "chart:scatter":
+        points = frame[["amount", "quantity"]].sample(50_000)
+        draw(operation, points["amount"], points["quantity"], out)
+    elif operation == "chart:line-text-x":
+        top = frame["zip"].value_counts().head(100).index
+        points = frame.loc[frame["zip"].isin(top), ["zip", "amount"]]
+        points = points.sample(min(50_000, len(points))).sort_values("zip")
+        draw(operation, points["zip"], points["amount"], out)
     return time.perf_counter() - started
 
 
@@ -435,8 +487,6 @@ def main() -> None:
         peers = {"duckdb_parquet_s": lambda op: duckdb_on(parquet, op, out), "duckdb_csv_s": lambda op: duckdb_on(csv, op, out),
                  "polars_s": lambda op: polars_on_csv(csv, op, out), "pandas_s": lambda op: pandas_on_csv(csv, op, out)}
         for operation, entry in results["operations"].items():
-            if operation in CHARTS:
-                continue
             if operation == "summary:computed":
                 entry.update({k: results["operations"]["summary"][k] for k in peers})
             else:
@@ -445,6 +495,7 @@ def main() -> None:
             entry["polars_over_platform"] = round(entry["polars_s"] / entry["platform_s"], 2)
             entry["platform_minus_duckdb_parquet_ms"] = round((entry["platform_s"] - entry["duckdb_parquet_s"]) * 1000)
         out.unlink(missing_ok=True)
+        out.with_suffix(".png").unlink(missing_ok=True)
 
     nan = float("nan")
     print()
