@@ -189,7 +189,9 @@ def test_saved_datasets_and_charts_through_the_store(object_store, start_worker,
     job, _ = api_user.wait(saved.json()["task_id"])
     assert job["status"] == "SUCCESS", job
     rome = saved.json()["file_id"]
-    assert object_store.keys(f"uploads/{rome}/") == [f"uploads/{rome}/data.parquet"]
+    # Its own table in the store (copied there, not linked to the source's), its profile following it.
+    assert f"uploads/{rome}/data.parquet" in object_store.keys(f"uploads/{rome}/")
+    assert set(object_store.keys(f"uploads/{rome}/")) <= {f"uploads/{rome}/data.parquet", f"uploads/{rome}/profile.json"}
 
     # A chart: its picture is kept in the store and downloads byte for byte from any host's copy.
     r = api_user.post("/api/perform-operation/", json={"file_id": file_id, "operation": "chart", "kind": "bar",
