@@ -1,6 +1,6 @@
 """Per-column profile of a table: counts, nulls, distinct values, and type-specific statistics.
 
-A dataset's profile is computed once when it is ingested and saved beside it.
+A dataset's profile is computed once, by a follow-up job after it is READY, and saved beside its table.
 """
 import json
 from collections.abc import Callable
