@@ -88,9 +88,13 @@ def download(api: Api, task_id: str, fmt: str) -> bytes:
 
 
 def upload_ready(api: Api, path: Path, timeout: float = 300) -> tuple[str, str]:
-    """Upload and wait for the ingest: (dataset id, ingest task id)."""
+    """Upload and wait for the ingest and the profile that follows it: (dataset id, ingest task id)."""
     body = upload(api, path)
     wait_done(api, body["task_id"], timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while not api.get(f"/api/datasets/{body['file_id']}/").json()["profiled"]:
+        assert time.monotonic() < deadline, "the dataset's profile did not follow its ingest"
+        time.sleep(0.2)
     return body["file_id"], body["task_id"]
 
 
