@@ -53,6 +53,7 @@ def histogram(con: duckdb.DuckDBPyConnection, source: Table, column: str, bins: 
     group = quote_ident(group_by) if group_by else None
     keys = f"{group} AS g, " if group else "NULL AS g, "
     # numpy's own way: the bin from the scaled offset, then moved by one where rounding put a value across an edge.
+    # The groups are those counted (a group is counted when it has a value): the column is scanned once.
     first = edges[0] if edges else 0.0
     scale = n / (edges[-1] - first) if edges else 0.0
     guess = f"least(greatest(CAST(floor(({x} - ?) * ?) AS BIGINT), 0), {n - 1})"
@@ -62,7 +63,7 @@ def histogram(con: duckdb.DuckDBPyConnection, source: Table, column: str, bins: 
         b AS (SELECT g, i0 - CASE WHEN x < e.edges[i0 + 1] THEN 1 ELSE 0 END
                          + CASE WHEN i0 < {n - 1} AND x >= e.edges[i0 + 2] THEN 1 ELSE 0 END AS i FROM v, e),
         c AS (SELECT g, i, count(*) AS n FROM b GROUP BY g, i),
-        grid AS (SELECT DISTINCT g FROM v)
+        grid AS ({"SELECT DISTINCT g FROM c" if group else "SELECT NULL AS g"})
         SELECT {"grid.g AS " + group + ", " if group else ""}e.edges[r.i + 1] AS bin_start,
                e.edges[r.i + 2] AS bin_end, CAST(coalesce(c.n, 0) AS BIGINT) AS count
         FROM grid CROSS JOIN range({n}) r(i) CROSS JOIN e
@@ -96,9 +97,11 @@ def _draw(rows: list[tuple], column: str, group_by: str | None, dest: Path) -> i
         starts = [b[0] for b in bins]
         if group_by:
             axes.stairs([b[2] for b in bins], starts + [bins[-1][1]], label=str(key))
-        else:
-            axes.bar(starts, [b[2] for b in bins], width=[b[1] - b[0] for b in bins], align="edge",
-                     edgecolor="white")
+        else:  # one filled outline and white lines between the bins: a bar per bin took 3x as long to draw
+            edges, counts = starts + [bins[-1][1]], [b[2] for b in bins]
+            axes.stairs(counts, edges, fill=True)
+            axes.vlines(edges[1:-1], 0, [min(a, b) for a, b in zip(counts, counts[1:])], colors="white",
+                        linewidth=1)
     if group_by and series:
         axes.legend(title=group_by)
     axes.set_xlabel(column)
