@@ -173,11 +173,11 @@ class Client:
         self.last_breakdown: dict = {}
 
     def wait(self, task_id: str, rows: int = 1000) -> dict:
-        """Wait for the task's end as the README's client loop does (long polls: `wait` with the revision last
-        seen), asking for its first `rows` rows."""
+        """Wait for the task's end as the README's script does (long polls until the end: `wait=30&until=end`),
+        asking for its first `rows` rows."""
         revision = ""
         while True:
-            body = self.http.get(f"{self.url}/api/tasks/{task_id}/?n={rows}&wait=30&since={revision}").json()
+            body = self.http.get(f"{self.url}/api/tasks/{task_id}/?n={rows}&wait=30&until=end&since={revision}").json()
             if body["status"] in ("SUCCESS", "FAILURE", "REVOKED"):
                 if body["status"] != "SUCCESS":
                     raise SystemExit(f"task {task_id} ended {body['status']}: {body.get('error')}")

@@ -177,6 +177,10 @@ class StatusQuerySerializer(serializers.Serializer):
     since = serializers.CharField(required=False, default="", allow_blank=True, max_length=64, help_text=(
         "With wait: the `revision` you last saw; a task that changed since is answered at once (without it, "
         "changes are counted from when the request arrives)."))
+    until = Choice(choices=["change", "end"], required=False, default="change", help_text=(
+        "With wait: `change` (the default) answers at the task's next change; `end` only when it has ended "
+        "(SUCCESS, FAILURE or REVOKED), or at the end of the wait: one request for a script that wants the result, "
+        "not the progress on the way."))
 
 
 def task_status_response(request, task_id, query) -> Response:
@@ -184,7 +188,7 @@ def task_status_response(request, task_id, query) -> Response:
     server had no room for is answered at once with `Retry-After: 1`."""
     task = task_get_for_user(request.user, task_id)
     v = query.validated_data
-    outcome = task_wait(task, v["wait"], v["since"]) if v["wait"] > 0 else UNCHANGED
+    outcome = task_wait(task, v["wait"], v["since"], until_end=v["until"] == "end") if v["wait"] > 0 else UNCHANGED
     if outcome == CHANGED:
         task = task_get_for_user(request.user, task_id)
     return Response(task_body(request, task, v["n"]), headers={"Retry-After": "1"} if outcome == BUSY else None)

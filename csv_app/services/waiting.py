@@ -84,12 +84,14 @@ def task_revision(task: Task) -> str:
 CHANGED, UNCHANGED, BUSY = "changed", "unchanged", "busy"
 
 
-def task_wait(task: Task, seconds: float, since: str = "") -> str:
+def task_wait(task: Task, seconds: float, since: str = "", until_end: bool = False) -> str:
     """Wait until `task` differs from revision `since` (its revision now, when not given), ends, or disappears, for
-    at most `seconds`. CHANGED when it did; UNCHANGED at the timeout (or at once for a finished task); BUSY at once
-    when this process already has TASK_WAIT_MAX_CLIENTS requests waiting."""
+    at most `seconds`; with `until_end`, until it ends or disappears (its progress on the way wakes nobody).
+    CHANGED when it did (or, at the timeout of a wait until the end, when it changed meanwhile); UNCHANGED at the
+    timeout (or at once for a finished task); BUSY at once when this process already has TASK_WAIT_MAX_CLIENTS
+    requests waiting."""
     since = since or task_revision(task)
-    if task_revision(task) != since:
+    if task_revision(task) != since and not until_end:
         return CHANGED
     if seconds <= 0 or task.is_finished:
         return UNCHANGED
@@ -100,10 +102,10 @@ def task_wait(task: Task, seconds: float, since: str = "") -> str:
         deadline = time.monotonic() + min(seconds, settings.TASK_WAIT_MAX_SECONDS)
         while True:
             row = Task.objects.filter(pk=task.pk).values_list(*_FIELDS).first()
-            if row is None or _revision(row) != since:
+            if row is None or (row[0] in Task.FINISHED if until_end else _revision(row) != since):
                 return CHANGED
             if (left := deadline - time.monotonic()) <= 0:
-                return UNCHANGED
+                return CHANGED if _revision(row) != since else UNCHANGED
             pause = min(settings.TASK_WAIT_INTERVAL_SECONDS, left)
             if listening is None:
                 time.sleep(pause)

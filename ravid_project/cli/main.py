@@ -1,7 +1,8 @@
 """`ravid`: upload CSV files to a ravid server, query them, run operations and fetch the results.
 
 It talks HTTP only (httpx), shows progress with rich (on stderr; stdout keeps the data) and learns of a job's
-progress through the task long poll: GET /api/tasks/{id}/?wait=30&since=<revision> answers at the next change.
+progress through the task long poll: GET /api/tasks/{id}/?wait=30&since=<revision> answers at the next change
+(with &until=end, when no terminal shows the progress: at the job's end).
 
 Exit codes: 0 success; 1 the job failed or was cancelled, or the server is unreachable or answered 5xx;
 2 a usage error, or the server refused the request (4xx). Errors print the API's sentence."""
@@ -324,6 +325,8 @@ def follow(client: Client, task_id: str, n: int = 0) -> dict:
     path = f"/api/tasks/{task_id}/"
     body = client.json("GET", path, params={"n": n})
     wait = WAIT_SECONDS
+    # No terminal shows the bar (a script, a pipe): ask to hear of the end only, one request per job.
+    until = "change" if err.is_terminal else "end"
     bar = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
                    EtaColumn(), TimeElapsedColumn(), console=err)
     try:
@@ -339,7 +342,8 @@ def follow(client: Client, task_id: str, n: int = 0) -> dict:
                     return body
                 asked = time.monotonic()
                 try:
-                    latest = client.json("GET", path, params={"n": n, "wait": wait, "since": body.get("revision", "")},
+                    question = {"n": n, "wait": wait, "since": body.get("revision", ""), "until": until}
+                    latest = client.json("GET", path, params=question,
                                          timeout=httpx.Timeout(wait + 30, connect=10))
                 except CliError as exc:
                     if "wait" not in (exc.details or {}) or wait <= 1:

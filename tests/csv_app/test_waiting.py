@@ -64,6 +64,40 @@ def test_a_tasks_end_is_heard_at_once_not_at_the_next_check_of_the_row(client_a,
     assert sorted(row["value"] for row in body["result"]["data"]) == [1, 3]
 
 
+def test_a_wait_until_the_end_sleeps_through_progress_and_answers_at_the_end(client_a, queued):
+    """until=end: the claim and the progress on the way wake nobody; the task's end does, with its rows."""
+    from tests.conftest import run_pending
+
+    first = client_a.get(f"/api/tasks/{queued}/").json()
+    progress = later(0.3, queued, status="STARTED", stage="reading", progress_current=30)
+
+    def run():
+        progress.join()
+        time.sleep(0.9)
+        Task.objects.filter(id=queued).update(status="PENDING", stage="")
+        run_pending(queued)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    started = time.monotonic()
+    body = client_a.get(f"/api/tasks/{queued}/?wait=20&until=end&since={first['revision']}&n=10").json()
+    took = time.monotonic() - started
+    thread.join()
+    assert body["status"] == "SUCCESS", body
+    assert 1.0 < took < 10, "answered at the end, not at the progress before it"
+    assert sorted(row["value"] for row in body["result"]["data"]) == [1, 3]
+
+
+def test_a_wait_until_the_end_that_times_out_shows_the_progress_made(client_a, queued):
+    first = client_a.get(f"/api/tasks/{queued}/").json()
+    later(0.2, queued, status="STARTED", stage="reading", progress_current=30).join()
+    started = time.monotonic()
+    body = client_a.get(f"/api/tasks/{queued}/?wait=0.8&until=end&since={first['revision']}").json()
+    assert time.monotonic() - started >= 0.8
+    assert body["status"] == "STARTED" and body["progress"]["stage"] == "reading"
+    assert body["revision"] != first["revision"]
+
+
 def test_an_unchanged_task_is_answered_at_the_end_of_the_wait(client_a, queued):
     first = client_a.get(f"/api/task-status/?task_id={queued}").json()
     started = time.monotonic()
@@ -111,6 +145,7 @@ def test_eta_follows_the_pace_so_far(client_a, queued):
 
 @pytest.mark.parametrize("query, message", [
     ("wait=61", "wait"), ("wait=-1", "wait"), ("wait=soon", "wait"), ("since=" + "x" * 65, "since"),
+    ("wait=5&until=done", "until"),
 ])
 def test_bad_waits_are_400_naming_the_parameter(client_a, queued, query, message):
     r = client_a.get(f"/api/tasks/{queued}/?{query}")
