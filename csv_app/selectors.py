@@ -1,15 +1,16 @@
 """Reading datasets and tasks as a given user may see them; anything else is 404."""
 import uuid
+from pathlib import PurePosixPath
 
 from django.db.models import Q, QuerySet
 
-from analytics_app.engine.results import Result, dataset_input
+from analytics_app.engine.results import PROFILE_FILE, Result
 from analytics_app.engine.summary import load_profile
 from analytics_app.engine.tables import Table
 
 from .exceptions import NotFound
 from .models import Dataset, Schedule, Task
-from .storage import stored_files, stored_path, stored_table_file
+from .storage import stored_files, stored_path
 
 
 def _uuid_or_404(value) -> uuid.UUID:
@@ -93,5 +94,6 @@ def dataset_profile_saved(dataset: Dataset) -> dict | None:
     """A READY dataset's saved column profile, or None while it has none."""
     if dataset.status != Dataset.Status.READY or not dataset.parquet_file or not dataset.profiled:
         return None
-    _, path = dataset_input(stored_table_file(dataset.parquet_file, profiled=True))
-    return load_profile(path) if path else None
+    # The profile alone: on an object store, reading it never fetches the table beside it.
+    path = stored_path(str(PurePosixPath(dataset.parquet_file).with_name(PROFILE_FILE)))
+    return load_profile(path) if path.exists() else None

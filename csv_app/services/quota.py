@@ -8,11 +8,13 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 
 from ..exceptions import TooLarge
-from ..models import StorageUse
+from ..models import Dataset, StorageUse
+from ..storage import dataset_dir
 
 
 def folder_bytes(folder: Path, own_only: bool = False) -> int:
@@ -65,3 +67,18 @@ def reserve_or_refuse(user_id, nbytes: int, what: str) -> None:
     if not reserve(user_id, nbytes):
         raise TooLarge(over_quota_sentence(what, nbytes, user_id),
                        {"quota": [f"used {storage_used(user_id)} of {quota_bytes()} bytes"]})
+
+
+def dataset_recount(dataset: Dataset) -> None:
+    """The upload was counted as it came; once ingested, its table (and later its profile) is what is kept. The
+    difference is given back, or counted even past the quota: an accepted upload's ingest never fails on it."""
+    now = folder_bytes(dataset_dir(dataset.id))
+    with transaction.atomic():
+        before = Dataset.objects.select_for_update().filter(id=dataset.id).values_list("stored_bytes", flat=True).first()
+        if before is None:
+            return
+        Dataset.objects.filter(id=dataset.id).update(stored_bytes=now)
+        if now > before:
+            reserve(dataset.owner_id, now - before, force=True)
+        else:
+            release(dataset.owner_id, before - now)

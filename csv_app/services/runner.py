@@ -28,7 +28,7 @@ from ..storage import (StorageUnavailable, dataset_dir, discard, engine_limits, 
 from .datasets import dataset_mark_failed, source_cleanup
 from .profiles import profile_enqueue_on_commit
 from .queue import publish_webhook
-from .quota import folder_bytes, over_quota_sentence, release, reserve
+from .quota import dataset_recount, folder_bytes, over_quota_sentence, release, reserve
 from .waiting import task_announce
 from .webhooks import webhook_arm
 
@@ -360,21 +360,6 @@ def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | 
         dataset_recount(task.dataset)
     profile_enqueue_on_commit(task.dataset_id, result.row_count)  # READY now; its profile follows
     return S.SUCCESS
-
-
-def dataset_recount(dataset: Dataset) -> None:
-    """The upload was counted as it came; once ingested, its table (and later its profile) is what is kept. The
-    difference is given back, or counted even past the quota: an accepted upload's ingest never fails on it."""
-    now = folder_bytes(dataset_dir(dataset.id))
-    with transaction.atomic():
-        before = Dataset.objects.select_for_update().filter(id=dataset.id).values_list("stored_bytes", flat=True).first()
-        if before is None:
-            return
-        Dataset.objects.filter(id=dataset.id).update(stored_bytes=now)
-        if now > before:
-            reserve(dataset.owner_id, now - before, force=True)
-        else:
-            release(dataset.owner_id, before - now)
 
 
 def task_end(task: Task, status: str, reason: str = "", *, attempt: int | None = None, **fields) -> bool:

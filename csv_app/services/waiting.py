@@ -17,6 +17,8 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from ravid_project.embedded_broker import redis_py_url
+
 from ..models import Task
 
 _FIELDS = ("status", "attempts", "progress_current", "progress_total", "stage")
@@ -29,12 +31,7 @@ def _broker() -> redis.Redis | None:
     """This process's client of the broker when it is Redis, else None."""
     url = settings.CELERY_BROKER_URL
     if url not in _clients:
-        if url.startswith("redis+socket://"):  # kombu's spelling of a Unix socket; redis-py's is unix://
-            url_for_redis = "unix://" + url[len("redis+socket://"):]
-        elif url.startswith(("redis://", "rediss://", "unix://")):
-            url_for_redis = url
-        else:
-            url_for_redis = None
+        url_for_redis = redis_py_url(url)
         _clients[url] = redis.Redis.from_url(url_for_redis, socket_connect_timeout=1, socket_timeout=5) \
             if url_for_redis else None
     return _clients[url]
