@@ -133,9 +133,10 @@ class Operation:
             raise InvalidParameters(exc.detail) from None
         return json.loads(json.dumps(clean, default=str))
 
-    def check_data(self, con, source: Table, params: dict, profile: dict | None = None) -> None:
+    def check_data(self, con, source: Callable[[], Table], params: dict, profile: dict | None = None) -> None:
         """The preflight check of validated parameters against the input table (and its saved column profile, when
-        it has one); InvalidParameters otherwise."""
+        it has one); InvalidParameters otherwise. `source()` gives the table, called only when the check reads it
+        (on an object store that fetches it: a check the profile answers fetches nothing)."""
         if self.preflight is None:
             return
         try:

@@ -22,7 +22,7 @@ def distinct_count(con: duckdb.DuckDBPyConnection, source: Table, column: str) -
     return int(con.execute(sql, source.params).fetchall()[0][0] or 0)
 
 
-def check_width(con: duckdb.DuckDBPyConnection, source: Table, column: str, known: int | None = None) -> None:
+def check_width(con: duckdb.DuckDBPyConnection, source: Table | None, column: str, known: int | None = None) -> None:
     """EngineError when pivoting on `column` makes more than MAX_COLUMNS columns (`known`: that count, when it is)."""
     count = known if known is not None else distinct_count(con, source, column)
     if count > MAX_COLUMNS:

@@ -26,9 +26,13 @@ def check(params: dict, schema: list[dict]) -> dict:
 
 
 def preflight(con, source, params: dict, profile: dict | None = None) -> None:
-    """The output's width from the dataset's saved profile when it has one (no scan at submit), else counted."""
+    """The output's width from the dataset's saved profile when it has one (the table is neither read nor
+    fetched at submit), else counted from `source()`."""
     saved = ((profile or {}).get("columns") or {}).get(params["columns"])
-    check_width(con, source, params["columns"], known=saved["distinct"] + (1 if saved["nulls"] else 0) if saved else None)
+    if saved:
+        check_width(con, None, params["columns"], known=saved["distinct"] + (1 if saved["nulls"] else 0))
+    else:
+        check_width(con, source(), params["columns"])
 
 
 def run(ctx: RunContext, params: dict):

@@ -53,8 +53,8 @@ def operation_validate(*, dataset: Dataset, operation: str, params: dict, source
     if op.preflight is not None:
         profile = dataset_profile_saved(dataset) if source_task is None else None
         with engine() as con:
-            op.check_data(con, task_result_table(source_task) if source_task else dataset_table(dataset), clean,
-                          profile)
+            op.check_data(con, lambda: task_result_table(source_task) if source_task else dataset_table(dataset),
+                          clean, profile)
     return clean
 
 

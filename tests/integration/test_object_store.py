@@ -93,6 +93,14 @@ def test_files_live_in_the_store_and_a_worker_reads_them_through_its_cache(objec
                                                          f"uploads/{file_id}/profile.json"]
     assert (media / "uploads" / file_id / "data.parquet").exists()  # and in the worker's cache
 
+    # A submit's check reads the saved profile: the web host fetches the profile alone, not the table beside it
+    # (the ingest's rows put the table in the web host's cache: it leaves it first).
+    (settings.UPLOADS_DIR / file_id / "data.parquet").unlink()
+    r = api_user.post("/api/perform-operation/", json={"file_id": file_id, "operation": "pivot", "rows": ["city"],
+                                                       "columns": "id", "value": "amount", "agg": "sum"})
+    assert r.status_code == 400 and "19900 distinct values" in r.text, r.text
+    assert local_files(settings.UPLOADS_DIR / file_id) == ["profile.json"]
+
     # The rows query on the web host reads the store's table (fetched into the web host's cache).
     rows = api_user.get(f"/api/datasets/{file_id}/rows?sort=-amount&page_size=3").json()
     assert [row["amount"] for row in rows["items"]] == sorted(frame["amount"], reverse=True)[:3]
