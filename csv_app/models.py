@@ -28,6 +28,9 @@ class Dataset(models.Model):
     parquet_file = models.CharField(max_length=512, blank=True, default="")
     # Its column profile (profile.json beside the table) is kept: computed by a follow-up job once it is READY.
     profiled = models.BooleanField(default=False)
+    # When its profile job was last queued, and how many times: the sweep queues a lost one again, a few times.
+    profile_queued_at = models.DateTimeField(null=True, blank=True)
+    profile_attempts = models.PositiveSmallIntegerField(default=0)
     origin_task = models.ForeignKey(
         "Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="saved_datasets"
     )

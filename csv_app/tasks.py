@@ -103,8 +103,9 @@ def run_task(self, task_id: str) -> str | None:
 
 @shared_task(name="csv_app.tasks.profile_dataset", ignore_result=True)
 def profile_dataset(dataset_id: str) -> str:
-    """A READY dataset's column profile (acknowledged on receipt: a profile lost with its worker is computed by the
-    next summary instead, and a profile that kills its worker is never redelivered)."""
+    """A READY dataset's column profile (acknowledged on receipt: a profile that kills its worker is not redelivered
+    at once; the sweep queues a lost one again after PROFILE_REQUEUE_SECONDS, PROFILE_MAX_ATTEMPTS times in all,
+    and until then `summary` computes)."""
     return dataset_profile(dataset_id)
 
 
@@ -140,7 +141,7 @@ def deliver_due_webhooks() -> int:
 @shared_task(name="csv_app.tasks.sweep_stale_tasks", ignore_result=True)
 def sweep_stale_tasks() -> dict:
     counts = tasks_sweep_stale()
-    if counts["requeued"] or counts["failed"]:
+    if counts["requeued"] or counts["failed"] or counts["profiles"]:
         logger.warning("swept stale tasks", extra=counts)
     return counts
 

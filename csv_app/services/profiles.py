@@ -2,11 +2,14 @@
 as its table is kept, and `summary` on it answers from the profile once that is there (and computes it before)."""
 import logging
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 from analytics_app.engine.errors import EngineError
 from analytics_app.engine.execution import run_with_progress
@@ -30,12 +33,40 @@ def profile_enqueue_on_commit(dataset_id, row_count: int | None) -> None:
         transaction.on_commit(lambda: _publish(str(dataset_id), row_count or 0))
 
 
-def _publish(dataset_id: str, row_count: int) -> None:
+def _publish(dataset_id: str, row_count: int, queued_at=None, attempts: int | None = None) -> bool:
+    """Record the queueing (an attempt more), then queue the profile job. With `queued_at` and `attempts` (what the
+    sweep saw), only if nobody queued it since. False when it was not queued; a message that cannot be sent is
+    logged and left to the sweep."""
+    row = Dataset.objects.filter(id=dataset_id)
+    if attempts is not None:
+        row = row.filter(profile_queued_at=queued_at, profile_attempts=attempts)
+    if not row.update(profile_queued_at=timezone.now(), profile_attempts=F("profile_attempts") + 1):
+        return False
     queue = "heavy" if row_count > settings.HEAVY_JOB_ROWS else "small"
     try:
         celery_app.send_task(PROFILE_TASK, args=[dataset_id], queue=queue, priority=LAST)
-    except Exception:  # the dataset is READY either way; summary computes when asked
+    except Exception:  # the dataset is READY either way; summary computes when asked, the sweep queues it again
         logger.warning("could not queue the dataset's profile", extra={"dataset_id": dataset_id}, exc_info=True)
+        return False
+    return True
+
+
+def profiles_requeue_lost(limit: int = 100) -> int:
+    """Queue again the profiles of READY datasets still without one PROFILE_REQUEUE_SECONDS after theirs was queued
+    (a lost message, a worker gone with it, a store that was down), each at most PROFILE_MAX_ATTEMPTS times in all:
+    a profile that keeps failing, or kills its worker, is given up and `summary` computes. At most `limit` per
+    sweep. Returns how many were queued."""
+    if not settings.PROFILE_ON_INGEST:
+        return 0
+    before = timezone.now() - timedelta(seconds=settings.PROFILE_REQUEUE_SECONDS)
+    lost = (Dataset.objects.filter(status=Dataset.Status.READY, profiled=False,
+                                   profile_attempts__lt=settings.PROFILE_MAX_ATTEMPTS)
+            .exclude(parquet_file="")
+            .filter(Q(profile_queued_at__lt=before) | Q(profile_queued_at__isnull=True, updated_at__lt=before))
+            .order_by("updated_at")
+            .values_list("id", "row_count", "profile_queued_at", "profile_attempts")[:limit])
+    return sum(_publish(str(dataset_id), row_count or 0, queued_at, attempts)
+               for dataset_id, row_count, queued_at, attempts in lost)
 
 
 def dataset_profile(dataset_id) -> str:

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Task
+from .profiles import profiles_requeue_lost
 from .queue import queue_length, task_requeue
 from .runner import task_give_up, worker_is_dead
 
@@ -49,7 +50,8 @@ def _requeue_started(task_ids: list, still: Q) -> int:
 
 
 def tasks_sweep_stale() -> dict:
-    """Requeue tasks whose worker went silent or whose message was lost; fail them after a few attempts."""
+    """Requeue tasks whose worker went silent or whose message was lost (failing them after a few attempts), and
+    dataset profiles that were lost."""
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.TASK_HEARTBEAT_STALE_SECONDS)
     counts = {"requeued": tasks_requeue_dead_here(), "failed": 0}
@@ -73,4 +75,5 @@ def tasks_sweep_stale() -> dict:
         for task_id, enqueued_at in waiting:
             if suspicious or enqueued_at < lost_before:
                 counts["requeued"] += task_requeue(task_id)
+    counts["profiles"] = profiles_requeue_lost()
     return counts

@@ -96,6 +96,10 @@ DUCKDB_MEMORY_LIMIT = env.str("DUCKDB_MEMORY_LIMIT", default="600MB")
 DUCKDB_THREADS = env.int("DUCKDB_THREADS", default=2)
 # Profile each dataset as it is ingested (a few seconds per 10 M rows), so `summary` answers at once.
 PROFILE_ON_INGEST = env.bool("PROFILE_ON_INGEST", default=True)
+# A READY dataset still without its profile this long after its profile job was queued (the message lost, the
+# worker gone, the store down) gets it queued again by the sweep, up to PROFILE_MAX_ATTEMPTS times in all.
+PROFILE_REQUEUE_SECONDS = env.int("PROFILE_REQUEUE_SECONDS", default=TASK_PENDING_REQUEUE_SECONDS)
+PROFILE_MAX_ATTEMPTS = env.int("PROFILE_MAX_ATTEMPTS", default=2)
 
 # /health/ asks the broker and the workers at most this often per web process.
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)

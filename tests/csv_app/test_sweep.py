@@ -43,7 +43,7 @@ def test_a_silent_task_is_requeued_then_failed_after_the_last_attempt(client_a, 
 def test_a_live_task_is_left_alone(client_a, ready_dataset, published):
     task_id = submit(client_a, ready_dataset("a,b\n1,2\n"))
     silent(task_id, attempts=1, seconds=1)
-    assert sweep.tasks_sweep_stale() == {"requeued": 0, "failed": 0}
+    assert sweep.tasks_sweep_stale() == {"requeued": 0, "failed": 0, "profiles": 0}
     assert Task.objects.get(id=task_id).status == "STARTED"
 
 

@@ -209,3 +209,55 @@ def test_mariadb_restart_answers_503_then_work_resumes(start_worker, api_user):
     task_id = submit(api_user, file_id, operation="unique", column="k")
     body, _ = api_user.wait(task_id, timeout=120)
     assert body["status"] == "SUCCESS"
+
+
+def profiled(api, file_id: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while not (done := api.get(f"/api/datasets/{file_id}/").json()["profiled"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return done
+
+
+def test_a_lost_profile_is_queued_again_by_the_sweep_a_few_times_then_given_up(start_worker, api_user, tmp_path,
+                                                                                settings):
+    """A dataset's profile job is acknowledged on receipt: lost (its message dropped, its worker killed, the store
+    down), the dataset stays without a profile until the sweep queues the job again, PROFILE_MAX_ATTEMPTS in all."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from csv_app.models import Dataset
+    from csv_app.services.sweep import tasks_sweep_stale
+
+    start_worker(concurrency=1).wait_ready()
+    data = tmp_path / "cities.csv"
+    data.write_text("city,temp\n" + "".join(f"{['Oslo', 'Rome', 'Lima'][i % 3]},{i % 40}\n" for i in range(3000)))
+    file_id = upload_ready(api_user, data)
+    assert profiled(api_user, file_id), "the follow-up profile job ran"
+    dataset = Dataset.objects.get(id=file_id)
+    assert (dataset.profile_attempts, dataset.profile_queued_at is not None) == (1, True)
+    profile = Path(settings.MEDIA_ROOT) / dataset.parquet_file
+    profile = profile.with_name("profile.json")
+
+    def lose_it(queued_seconds_ago: float, attempts: int) -> None:
+        profile.unlink(missing_ok=True)
+        Dataset.objects.filter(id=file_id).update(
+            profiled=False, profile_attempts=attempts,
+            profile_queued_at=timezone.now() - timedelta(seconds=queued_seconds_ago))
+
+    lose_it(queued_seconds_ago=5, attempts=1)  # queued a moment ago: it may still be on its way
+    assert tasks_sweep_stale()["profiles"] == 0
+    lose_it(queued_seconds_ago=settings.PROFILE_REQUEUE_SECONDS + 1, attempts=1)
+    assert tasks_sweep_stale()["profiles"] == 1
+    assert profiled(api_user, file_id), "the worker profiled it again"
+    assert profile.exists() and Dataset.objects.get(id=file_id).profile_attempts == 2
+    body = api_user.get(f"/api/datasets/{file_id}/").json()
+    assert body["profiled"] is True
+
+    lose_it(queued_seconds_ago=settings.PROFILE_REQUEUE_SECONDS + 1, attempts=settings.PROFILE_MAX_ATTEMPTS)
+    assert tasks_sweep_stale()["profiles"] == 0, "given up after the last attempt"
+    # Without it, a summary is computed from the data.
+    task_id = submit(api_user, file_id, operation="summary", columns=["temp"])
+    final, _ = api_user.wait(task_id)
+    assert final["status"] == "SUCCESS" and final["result"]["value"]["temp"]["count"] == 3000
+    assert not profile.exists() and api_user.get(f"/api/datasets/{file_id}/").json()["profiled"] is False
