@@ -3,6 +3,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import numpy as np
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -30,11 +31,13 @@ def _points(con, source: Table, x: str, y: str | None, agg: str | None, kind: st
     limit = MAX_BARS if kind == "bar" else MAX_POINTS
     where, params, labels_note = f"{cx} IS NOT NULL", list(source.params), {}
     if kind != "bar" and _is_text(con, source, cx):
-        labels = con.execute(f"SELECT count(DISTINCT {cx}) FROM {source.sql}", source.params).fetchall()[0][0]
+        # The most frequent labels and how many there are, in one grouping; the points are then those of these.
+        top = con.execute(f"SELECT {cx}, count(*) OVER () FROM {source.sql} WHERE {cx} IS NOT NULL GROUP BY {cx} "
+                          f"ORDER BY count(*) DESC, {cx} LIMIT ?", [*source.params, MAX_LABELS]).fetchall()
+        labels = top[0][1] if top else 0
         if labels > MAX_LABELS:
-            where += (f" AND {cx} IN (SELECT {cx} FROM {source.sql} WHERE {cx} IS NOT NULL GROUP BY {cx} "
-                      f"ORDER BY count(*) DESC, {cx} LIMIT ?)")
-            params += [*source.params, MAX_LABELS]
+            where += f" AND {cx} IN (SELECT unnest(CAST(? AS VARCHAR[])))"
+            params.append([label for label, _ in top])
             labels_note["capped"] = f"the points of the {MAX_LABELS} most frequent of {labels} x labels"
     if agg:
         grouped = f"SELECT {cx} AS x, {aggregate_sql(agg, y)} AS y FROM {source.sql} WHERE {where} GROUP BY {cx}"
@@ -123,8 +126,13 @@ def _render(con, source: Table, kind: str, x: str, y: str | None, agg: str | Non
         info.update(bins=bins, points=sum(counts), truncated=False)
     else:
         xs, ys, note = _points(con, source, x, y, agg, kind)
-        ys = [float(v) if v is not None else float("nan") for v in ys]
+        # Arrays, not lists: matplotlib converts a list of 50 000 numbers point by point (a scatter drew in 0.39 s
+        # from lists, 0.24 s from arrays).
+        ys = np.array([float(v) if v is not None else np.nan for v in ys], dtype=float)
         labels_are_text = bool(xs) and isinstance(xs[0], str)
+        is_date = bool(xs) and isinstance(xs[0], (dt.date, dt.datetime))
+        if kind in ("line", "scatter") and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs):
+            xs = np.asarray(xs, dtype=float)
         horizontal = kind == "bar" and (len(xs) > 12 or max((len(str(v)) for v in xs), default=0) > 10)
         if horizontal:
             positions = list(range(len(xs)))  # many or long labels: horizontal bars, read top to bottom
@@ -141,7 +149,7 @@ def _render(con, source: Table, kind: str, x: str, y: str | None, agg: str | Non
             axes.scatter([str(v) for v in xs] if labels_are_text else xs, ys, s=8, alpha=0.6)
         if labels_are_text and kind in ("line", "scatter"):
             axes.xaxis.set_major_locator(MaxNLocator(nbins=30, integer=True))  # at most ~30 labels written
-        if xs and isinstance(xs[0], (dt.date, dt.datetime)) and kind != "bar":
+        if is_date and kind != "bar":
             locator = AutoDateLocator()
             axes.xaxis.set_major_locator(locator)
             axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
