@@ -29,15 +29,17 @@ def _points(con, source: Table, x: str, y: str | None, agg: str | None, kind: st
     text x keeps the points of its MAX_LABELS most frequent labels: every label is a tick of its own."""
     cx = quote_ident(x)
     limit = MAX_BARS if kind == "bar" else MAX_POINTS
-    where, params, labels_note = f"{cx} IS NOT NULL", list(source.params), {}
+    where, params, labels_note, total = f"{cx} IS NOT NULL", list(source.params), {}, None
     if kind != "bar" and _is_text(con, source, cx):
-        # The most frequent labels and how many there are, in one grouping; the points are then those of these.
-        top = con.execute(f"SELECT {cx}, count(*) OVER () FROM {source.sql} WHERE {cx} IS NOT NULL GROUP BY {cx} "
-                          f"ORDER BY count(*) DESC, {cx} LIMIT ?", [*source.params, MAX_LABELS]).fetchall()
-        labels = top[0][1] if top else 0
+        # The most frequent labels, how many there are and their points, in one grouping; the points drawn are
+        # then those of these labels (a point needs its y, or is a label's aggregate).
+        points = "1" if agg else f"count({quote_ident(y)})"
+        top = con.execute(f"SELECT {cx}, count(*) OVER (), {points} FROM {source.sql} WHERE {cx} IS NOT NULL "
+                          f"GROUP BY {cx} ORDER BY count(*) DESC, {cx} LIMIT ?", [*source.params, MAX_LABELS]).fetchall()
+        labels, total = (top[0][1] if top else 0), sum(n for _, _, n in top)
         if labels > MAX_LABELS:
             where += f" AND {cx} IN (SELECT unnest(CAST(? AS VARCHAR[])))"
-            params.append([label for label, _ in top])
+            params.append([label for label, _, _ in top])
             labels_note["capped"] = f"the points of the {MAX_LABELS} most frequent of {labels} x labels"
     if agg:
         grouped = f"SELECT {cx} AS x, {aggregate_sql(agg, y)} AS y FROM {source.sql} WHERE {where} GROUP BY {cx}"
@@ -45,7 +47,8 @@ def _points(con, source: Table, x: str, y: str | None, agg: str | None, kind: st
         cy = quote_ident(y)
         grouped = (f"SELECT {cx} AS x, {cy} AS y, {quote_ident(ROW_ID)} AS r FROM {source.sql} "
                    f"WHERE {where} AND {cy} IS NOT NULL")
-    total = con.execute(f"SELECT count(*) FROM ({grouped})", params).fetchall()[0][0]
+    if total is None:
+        total = con.execute(f"SELECT count(*) FROM ({grouped})", params).fetchall()[0][0]
     note = {"points_total": total, **labels_note}
     if total <= limit:
         order = "x" if agg or kind == "line" else "r"

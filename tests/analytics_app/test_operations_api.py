@@ -254,6 +254,14 @@ def test_a_line_over_a_text_x_with_many_labels_keeps_the_most_frequent(client_a,
         assert client_a.get(f"/api/tasks/{body['task_id']}/download/?format=png").status_code == 200
     few = run_operation(ready_dataset("zip,amount\na,1\nb,2\n"), "chart", kind="line", x="zip", y="amount")
     assert "capped" not in few["result"]["value"] and few["result"]["value"]["points"] == 2
+    # A point needs its y; aggregated, each label kept is one point.
+    gaps = [(f"z{i % 120:03d}", "" if i % 7 == 0 else str(i)) for i in range(600)]
+    gapped = ready_dataset("zip,amount\n" + "".join(f"{z},{a}\n" for z, a in gaps))
+    kept = [a for z, a in gaps if int(z[1:]) < 100 and a]
+    value = run_operation(gapped, "chart", kind="line", x="zip", y="amount")["result"]["value"]
+    assert value["points_total"] == value["points"] == len(kept)
+    value = run_operation(gapped, "chart", kind="line", x="zip", y="amount", agg="mean")["result"]["value"]
+    assert value["points_total"] == value["points"] == 100
 
 
 def test_a_scatter_over_more_points_than_the_cap_is_a_said_sample(ready_dataset, run_operation, monkeypatch):
