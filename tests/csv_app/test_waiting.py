@@ -28,6 +28,17 @@ def later(seconds: float, task_id: str, **fields) -> threading.Thread:
     return thread
 
 
+def waited_while(client, url: str, work) -> tuple[dict, float]:
+    """The body of a GET of `url` made while `work` runs in a thread, and the seconds it took."""
+    thread = threading.Thread(target=work)
+    thread.start()
+    started = time.monotonic()
+    body = client.get(url).json()
+    took = time.monotonic() - started
+    thread.join()
+    return body, took
+
+
 def test_a_wait_is_answered_at_the_next_change(client_a, queued):
     first = client_a.get(f"/api/tasks/{queued}/").json()
     assert first["revision"] and first["progress"]["eta_seconds"] is None
@@ -53,12 +64,7 @@ def test_a_tasks_end_is_heard_at_once_not_at_the_next_check_of_the_row(client_a,
         time.sleep(0.5)
         run_pending(queued)
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    started = time.monotonic()
-    body = client_a.get(f"/api/tasks/{queued}/?wait=20&since={first['revision']}&n=10").json()
-    took = time.monotonic() - started
-    thread.join()
+    body, took = waited_while(client_a, f"/api/tasks/{queued}/?wait=20&since={first['revision']}&n=10", run)
     assert body["status"] == "SUCCESS", body
     assert took < 10, "answered when the task ended, not at the end of the wait"
     assert sorted(row["value"] for row in body["result"]["data"]) == [1, 3]
@@ -77,12 +83,8 @@ def test_a_wait_until_the_end_sleeps_through_progress_and_answers_at_the_end(cli
         Task.objects.filter(id=queued).update(status="PENDING", stage="")
         run_pending(queued)
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    started = time.monotonic()
-    body = client_a.get(f"/api/tasks/{queued}/?wait=20&until=end&since={first['revision']}&n=10").json()
-    took = time.monotonic() - started
-    thread.join()
+    body, took = waited_while(client_a, f"/api/tasks/{queued}/?wait=20&until=end&since={first['revision']}&n=10",
+                              run)
     assert body["status"] == "SUCCESS", body
     assert 1.0 < took < 10, "answered at the end, not at the progress before it"
     assert sorted(row["value"] for row in body["result"]["data"]) == [1, 3]
