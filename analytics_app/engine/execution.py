@@ -62,7 +62,9 @@ def run_with_progress(
         raise Cancelled()
     if "error" in outcome:
         if isinstance(outcome["error"], duckdb.OutOfMemoryException):
-            limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            # fetchall, not fetchone: DuckDB refuses a relation query (con.sql) on a connection whose last result
+            # was not read to its end.
+            limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
             raise OutOfMemory(limit) from outcome["error"]
         raise outcome["error"]
     return outcome.get("value")

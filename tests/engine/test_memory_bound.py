@@ -41,6 +41,8 @@ def test_work_that_cannot_fit_its_memory_limit_fails_with_a_sentence_naming_the_
             run_with_progress(con, lambda c: c.execute(
                 "SELECT j % 1000000 AS g, median(j), mode(j) FROM range(3000000) t(j) GROUP BY g").fetchall(),
                 "computing")
+        # The connection is left usable for what follows (a relation query, as the writer makes, included).
+        assert con.sql("SELECT 42").fetchall() == [(42,)]
     finally:
         con.close()
     assert caught.value.message.startswith("The job needed more memory than one job may use (")
