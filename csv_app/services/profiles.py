@@ -20,6 +20,7 @@ from ravid_project.celery import app as celery_app
 
 from ..models import Dataset
 from ..storage import StorageUnavailable, discard, engine, keep, pin, relative, remove_tree, stored_table_file
+from .queue import queue_for_rows
 from .quota import dataset_recount
 
 logger = logging.getLogger("ravid.profile")
@@ -42,9 +43,8 @@ def _publish(dataset_id: str, row_count: int, queued_at=None, attempts: int | No
         row = row.filter(profile_queued_at=queued_at, profile_attempts=attempts)
     if not row.update(profile_queued_at=timezone.now(), profile_attempts=F("profile_attempts") + 1):
         return False
-    queue = "heavy" if row_count > settings.HEAVY_JOB_ROWS else "small"
     try:
-        celery_app.send_task(PROFILE_TASK, args=[dataset_id], queue=queue, priority=LAST)
+        celery_app.send_task(PROFILE_TASK, args=[dataset_id], queue=queue_for_rows(row_count), priority=LAST)
     except Exception:  # the dataset is READY either way; summary computes when asked, the sweep queues it again
         logger.warning("could not queue the dataset's profile", extra={"dataset_id": dataset_id}, exc_info=True)
         return False

@@ -55,7 +55,12 @@ def queue_for(row: dict | None) -> str:
     job = get_job(row["operation"])
     if job is None or job.heavy(row["parameters"] or {}):
         return "heavy"
-    rows = row["source_task__result_row_count"] if row["reads_task_result"] else row["dataset__row_count"]
+    return queue_for_rows(row["source_task__result_row_count"] if row["reads_task_result"]
+                          else row["dataset__row_count"])
+
+
+def queue_for_rows(rows: int | None) -> str:
+    """The queue of a job that reads `rows` rows: 'heavy' past HEAVY_JOB_ROWS."""
     return "heavy" if (rows or 0) > settings.HEAVY_JOB_ROWS else "small"
 
 

@@ -170,6 +170,14 @@ def upload_ready(api, path: Path) -> str:
     return body["file_id"]
 
 
+def profiled(api, file_id: str, timeout: float = 60) -> bool:
+    """Wait up to `timeout` seconds for the dataset's follow-up profile; whether it came."""
+    deadline = time.monotonic() + timeout
+    while not (done := api.get(f"/api/datasets/{file_id}/").json()["profiled"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return done
+
+
 def wait_started(api, task_id: str, timeout: float = 60) -> dict:
     """Poll until the task runs past its start (its job reports a stage of its own)."""
     deadline = time.monotonic() + timeout

@@ -12,7 +12,8 @@ import pytest
 from django.conf import settings
 
 from csv_app.models import Task
-from tests.integration.conftest import ROOT, SLOW_WORK, expected_kendall, submit, upload_ready, wait_started, worker_env
+from tests.integration.conftest import (ROOT, SLOW_WORK, expected_kendall, profiled, submit, upload_ready, wait_started,
+                                       worker_env)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def result_folders(task_id: str) -> list[str]:
@@ -209,13 +210,6 @@ def test_mariadb_restart_answers_503_then_work_resumes(start_worker, api_user):
     task_id = submit(api_user, file_id, operation="unique", column="k")
     body, _ = api_user.wait(task_id, timeout=120)
     assert body["status"] == "SUCCESS"
-
-
-def profiled(api, file_id: str, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while not (done := api.get(f"/api/datasets/{file_id}/").json()["profiled"]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return done
 
 
 def test_a_lost_profile_is_queued_again_by_the_sweep_a_few_times_then_given_up(start_worker, api_user, tmp_path,

@@ -3,7 +3,6 @@ with the web tier: it reads through its own bounded cache."""
 import csv
 import io
 import os
-import time
 import uuid
 
 import pandas as pd
@@ -11,6 +10,7 @@ import pytest
 from django.conf import settings
 
 from csv_app import storage
+from tests.integration.conftest import profiled
 from tests.seaweed import SeaweedFS, weed_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -85,10 +85,7 @@ def test_files_live_in_the_store_and_a_worker_reads_them_through_its_cache(objec
     body, _ = api_user.wait(r.json()["task_id"])
     assert body["status"] == "SUCCESS", body
     # Ingested on the worker: the table is in the store, the CSV is gone from it; the profile follows the table.
-    deadline = time.monotonic() + 60
-    while not api_user.get(f"/api/datasets/{file_id}/").json()["profiled"] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert api_user.get(f"/api/datasets/{file_id}/").json()["profiled"], "the follow-up profile job ran"
+    assert profiled(api_user, file_id), "the follow-up profile job ran"
     assert object_store.keys(f"uploads/{file_id}/") == [f"uploads/{file_id}/data.parquet",
                                                          f"uploads/{file_id}/profile.json"]
     assert (media / "uploads" / file_id / "data.parquet").exists()  # and in the worker's cache

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.integration.conftest import ROOT, Api, submit, upload, wait_started
+from tests.integration.conftest import ROOT, Api, profiled, submit, upload, wait_started
 from tests.multihost.conftest import STALE_SECONDS, SWEEP_SECONDS, WORKERS
 
 pytestmark = pytest.mark.multihost
@@ -91,10 +91,7 @@ def upload_ready(api: Api, path: Path, timeout: float = 300) -> tuple[str, str]:
     """Upload and wait for the ingest and the profile that follows it: (dataset id, ingest task id)."""
     body = upload(api, path)
     wait_done(api, body["task_id"], timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while not api.get(f"/api/datasets/{body['file_id']}/").json()["profiled"]:
-        assert time.monotonic() < deadline, "the dataset's profile did not follow its ingest"
-        time.sleep(0.2)
+    assert profiled(api, body["file_id"], timeout), "the dataset's profile did not follow its ingest"
     return body["file_id"], body["task_id"]
 
 
