@@ -15,15 +15,22 @@ from .sql import ROW_ID
 from .tables import ROWS_PER_GROUP, columns_of_schema
 
 
+FETCH_GROUPS = 8  # at most this many row groups per batch fetched
+FETCH_CELLS = 64  # ... and fewer as the columns grow: 8 groups up to 8 columns, one group from 64 columns on
+
+
 def write_query(
     con: duckdb.DuckDBPyConnection, sql: str, params: list, dest: Path, flags: tuple[str, ...] = ()
 ) -> Result:
     """Stream a query's rows into `dest` as Parquet with a row number column, via a temporary name.
 
     `flags` name boolean columns of the query that are not written; `flagged` tells which were ever true.
+    A narrow query's rows are fetched several row groups at a time (DuckDB's stream costs per batch fetched: 5 M
+    rows of 8 columns come 30% sooner in batches of 8 row groups than of one), a wide one's a group at a time.
     """
-    reader = con.sql(sql, params=params).to_arrow_reader(ROWS_PER_GROUP)
-    return write_batches(reader, dest, flags)
+    relation = con.sql(sql, params=params)
+    groups = max(1, min(FETCH_GROUPS, FETCH_CELLS // max(1, len(relation.columns))))
+    return write_batches(relation.to_arrow_reader(groups * ROWS_PER_GROUP), dest, flags)
 
 
 def write_batches(reader: pa.RecordBatchReader, dest: Path, flags: tuple[str, ...] = ()) -> Result:
