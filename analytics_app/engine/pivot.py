@@ -1,5 +1,6 @@
 """Pivot tables: one row per combination of the row columns, one column per value of a column, each cell an
 aggregate of a value (as pandas.pivot_table, with the column's values in order, missing combinations empty)."""
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -34,27 +35,33 @@ def check_width(con: duckdb.DuckDBPyConnection, source: Table | None, column: st
 
 def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column: str, value: str | None,
           agg: str, dest: Path) -> Result:
+    """One pass over the data: each cell aggregated once, in one GROUP BY over the rows and the column, into a
+    temporary table; the column's values are read from the cells (too many is an EngineError), and the cells are
+    spread into columns (one filter per column over the cells, not over the rows)."""
     col = quote_ident(column)
-    values = [v for (v,) in con.execute(  # one scan for the values; counted only when there are too many
-        f"SELECT DISTINCT {col} FROM {source.sql} ORDER BY {col} NULLS LAST LIMIT ?",
-        [*source.params, MAX_COLUMNS + 1]).fetchall()]
-    if len(values) > MAX_COLUMNS:
-        check_width(con, source, column)
-    labels = _labels(values, rows)
-    # Two passes: each cell aggregated once, in one GROUP BY over the rows and the column (one pass over the
-    # data), then the few cells spread into columns (one filter per column over the cells, not over the rows).
     pivot_key, cell = unused_name("pivot key", rows), unused_name("pivot cell", rows)
-    spread = "max({c}) FILTER (WHERE {k} IS NOT DISTINCT FROM ?)"
-    if agg == "count":  # a combination with no rows counts 0, as before
-        spread = f"coalesce({spread}, 0)"
-    columns = [spread.format(c=quote_ident(cell), k=quote_ident(pivot_key)) + f" AS {quote_ident(label)}"
-               for label in labels]
+    key, measure = quote_ident(pivot_key), quote_ident(cell)
     keys = select_list(rows)
-    order = ", ".join(f"{quote_ident(r)} ASC NULLS LAST" for r in rows)
-    cells = (f"SELECT {keys}, {col} AS {quote_ident(pivot_key)}, {aggregate_sql(agg, value)} AS {quote_ident(cell)} "
-             f"FROM {source.sql} GROUP BY {keys}, {col}")
-    sql = f"SELECT {keys}, {', '.join(columns)} FROM ({cells}) GROUP BY {keys} ORDER BY {order}"
-    result = write_query(con, sql, [*values, *source.params], dest)  # in the order the ? appear
+    cells = quote_ident(f"ravid_pivot_{uuid.uuid4().hex}")
+    con.execute(f"CREATE TEMP TABLE {cells} AS SELECT {keys}, {col} AS {key}, {aggregate_sql(agg, value)} AS {measure} "
+                f"FROM {source.sql} GROUP BY {keys}, {col}", source.params)
+    try:
+        values = [v for (v,) in con.execute(
+            f"SELECT DISTINCT {key} FROM {cells} ORDER BY {key} NULLS LAST LIMIT ?", [MAX_COLUMNS + 1]).fetchall()]
+        if len(values) > MAX_COLUMNS:
+            check_width(con, None, column, known=con.execute(
+                f"SELECT count(DISTINCT {key}) + max(CASE WHEN {key} IS NULL THEN 1 ELSE 0 END) FROM {cells}"
+            ).fetchall()[0][0])
+        labels = _labels(values, rows)
+        spread = f"max({measure}) FILTER (WHERE {key} IS NOT DISTINCT FROM ?)"
+        if agg == "count":  # a combination with no rows counts 0, as before
+            spread = f"coalesce({spread}, 0)"
+        columns = [f"{spread} AS {quote_ident(label)}" for label in labels]
+        order = ", ".join(f"{quote_ident(r)} ASC NULLS LAST" for r in rows)
+        sql = f"SELECT {keys}, {', '.join(columns)} FROM {cells} GROUP BY {keys} ORDER BY {order}"
+        result = write_query(con, sql, values, dest)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {cells}")
     result.value = {"rows": rows, "column": column, "values": labels, "agg": agg, "value": value}
     return result
 
