@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import psutil
+import pyarrow.parquet as pq
 import requests
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported before any peer is timed
 from matplotlib.figure import Figure
@@ -250,6 +251,17 @@ def draw(operation: str, xs, ys, out: Path) -> None:
         axes.plot([str(x) for x in xs], ys)
     figure.savefig(out.with_suffix(".png"), format="png")
 
+def draw_histogram(lo: float, hi: float, counts: dict, out: Path) -> None:
+    """The histogram's picture as ravid draws it (a histogram's result is its bins and their picture), from
+    {bin number: count} over BINS equal bins of lo..hi."""
+    bins = OPERATIONS["histogram"]["bins"]
+    figure = Figure(figsize=(10, 6), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.add_subplot().stairs([counts.get(i, 0) for i in range(bins)],
+                                [lo + (hi - lo) * i / bins for i in range(bins + 1)], fill=True)
+    figure.savefig(out.with_suffix(".png"), format="png")
+
+
 def breakdown(client: "Client") -> str:
     t = client.last_breakdown
     return ", ".join(f"{k[:-2]} {v * 1000:.0f} ms" for k, v in t.items() if v is not None) if t else ""
@@ -293,9 +305,6 @@ def duckdb_on(source: Path, operation: str, out: Path) -> float:
         "statistics": "SELECT category, " + ", ".join(
             f"count({c}), avg({c}), median({c}), mode({c}), min({c}), max({c}), stddev_samp({c})"
             for c in OPERATIONS["statistics"]["columns"]) + " FROM src GROUP BY 1 ORDER BY 1",
-        "histogram": "WITH b AS (SELECT min(amount) AS lo, max(amount) AS hi FROM src) "
-                     "SELECT least(floor((amount - lo) / (hi - lo) * 30), 29) AS bin, count(*) AS count "
-                     "FROM src, b GROUP BY 1 ORDER BY 1",
         "pivot": "PIVOT src ON quantity USING sum(amount) GROUP BY category ORDER BY category",
     }
     if operation in CHARTS:
@@ -303,6 +312,12 @@ def duckdb_on(source: Path, operation: str, out: Path) -> float:
         draw(operation, xs, ys, out)
     elif operation in table:
         con.sql(table[operation]).write_parquet(str(out))
+    elif operation == "histogram":
+        lo, hi = con.sql("SELECT min(amount), max(amount) FROM src").fetchall()[0]
+        bins = con.sql("SELECT CAST(least(floor((amount - $lo) / ($hi - $lo) * 30), 29) AS BIGINT) AS bin, "
+                       "count(*) AS count FROM src GROUP BY 1 ORDER BY 1", params={"lo": lo, "hi": hi}).to_arrow_table()
+        pq.write_table(bins, out)
+        draw_histogram(lo, hi, dict(zip(*bins.to_pydict().values())), out)
     elif operation == "summary":
         columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
         for name in columns:
@@ -353,8 +368,10 @@ def polars_on_csv(csv: Path, operation: str, out: Path) -> float:
         src.group_by("category").agg(stats).sort("category").sink_parquet(out)
     elif operation == "histogram":
         lo, hi = src.select(pl.col("amount").min().alias("lo"), pl.col("amount").max().alias("hi")).collect().row(0)
-        src.group_by(((pl.col("amount") - lo) / (hi - lo) * 30).floor().clip(upper_bound=29).alias("bin")) \
-            .len().sort("bin").sink_parquet(out)
+        bins = src.group_by(((pl.col("amount") - lo) / (hi - lo) * 30).floor().clip(upper_bound=29).cast(pl.Int64)
+                            .alias("bin")).len().sort("bin").collect()
+        bins.write_parquet(out)
+        draw_histogram(lo, hi, dict(bins.iter_rows()), out)
     elif operation == "pivot":
         src.select("category", "quantity", "amount").collect() \
             .pivot(on="quantity", index="category", values="amount", aggregate_function="sum").write_parquet(out)
@@ -398,7 +415,9 @@ def pandas_on_csv(csv: Path, operation: str, out: Path) -> float:
         groups.agg(["count", "mean", "median", "min", "max", "std"])
         groups.agg(lambda s: s.mode().iloc[0])
     elif operation == "histogram":
-        frame["amount"].value_counts(bins=30, sort=False).reset_index().astype(str).to_parquet(out)
+        counts = frame["amount"].value_counts(bins=30, sort=False)
+        counts.reset_index().astype(str).to_parquet(out)
+        draw_histogram(frame["amount"].min(), frame["amount"].max(), dict(enumerate(counts.values)), out)
     elif operation == "pivot":
         frame.pivot_table(index="category", columns="quantity", values="amount", aggfunc="sum") \
             .rename(columns=str).to_parquet(out)
