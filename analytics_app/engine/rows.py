@@ -3,6 +3,8 @@ rows by position, reading only the row groups that hold them."""
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .errors import EngineError
 from .predicates import Condition, where_sql
@@ -89,8 +91,24 @@ def rows_at(con: duckdb.DuckDBPyConnection, table: Table, start: int, stop: int,
 
 
 def head(con: duckdb.DuckDBPyConnection, table: Table, n: int, columns: list[str]) -> list[dict]:
-    """The first n rows as JSON-ready dicts; only the first row groups are touched."""
+    """The first n rows as JSON-ready dicts; only the first row groups are touched. A whole table of plain
+    columns is read with pyarrow (rows are stored in order): a third of DuckDB's time for the few rows of a
+    small result, which every finished task's status shows."""
+    if table.selection is None and n > 0 and columns:
+        file = pq.ParquetFile(table.path)
+        if all(_plain(file.schema_arrow.field(name).type) for name in columns):
+            batch = next(file.iter_batches(batch_size=n, columns=columns), None)
+            if batch is None:
+                return []
+            return [{name: json_value(v) for name, v in row.items()} for row in batch.to_pylist()]
     return rows_at(con, table, 0, n, columns)
+
+
+def _plain(kind: pa.DataType) -> bool:
+    """A type that pyarrow and DuckDB give alike to Python (numbers, text, booleans, dates, timestamps in us)."""
+    return (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind) or pa.types.is_boolean(kind) or pa.types.is_date32(kind)
+            or (pa.types.is_timestamp(kind) and kind.unit == "us") or pa.types.is_decimal(kind))
 
 
 def rows_as_dicts(cursor, columns: list[str]) -> list[dict]:

@@ -43,12 +43,15 @@ def reserve(user_id, nbytes: int, *, force: bool = False) -> bool:
     """Count `nbytes` more for the user if the quota allows it (always when `force`); False when it does not."""
     if nbytes <= 0:
         return True
-    StorageUse.objects.get_or_create(user_id=user_id)
     rows = StorageUse.objects.filter(user_id=user_id)
     quota = quota_bytes()
     if quota is not None and not force:
         rows = rows.filter(used_bytes__lte=quota - nbytes)
-    return rows.update(used_bytes=F("used_bytes") + nbytes) == 1
+    if rows.update(used_bytes=F("used_bytes") + nbytes) == 1:
+        return True
+    if StorageUse.objects.get_or_create(user_id=user_id)[1]:  # the user's first bytes: counted from zero
+        return rows.update(used_bytes=F("used_bytes") + nbytes) == 1
+    return False
 
 
 def release(user_id, nbytes: int) -> None:

@@ -48,7 +48,7 @@ class ProgressReporter:
         self.attempt = attempt
         self.every = every
         self.job = job or get_job(Task.objects.filter(id=task_id).values_list("operation", flat=True).first())
-        self.last = 0.0
+        self.last = time.monotonic()  # the claim wrote the start: a job done within `every` writes no progress
         self.high = 0  # the overall percent never goes back, whatever a stage's own counter does
         self.cancelled = False
         self.timed_out = False
@@ -91,17 +91,17 @@ def worker_is_dead(identity: str) -> bool:
     return False
 
 
-def _claim(task_id, worker: str) -> Task | None:
-    """Move the task to STARTED unless a live worker has it; None when there is nothing to run here."""
+def _claim(task_id, worker: str, seen: dict) -> Task | None:
+    """Move the task to STARTED unless a live worker has it; None when there is nothing to run here. `seen`: the
+    row's status, worker and attempts as read just before."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.TASK_HEARTBEAT_STALE_SECONDS)
     claimable = Q(status=S.PENDING) | Q(status=S.STARTED, heartbeat_at__lt=stale) | Q(status=S.STARTED, heartbeat_at__isnull=True)
-    current = Task.objects.filter(id=task_id, status=S.STARTED).values_list("worker", "attempts").first()
-    if current and current[0] != worker and worker_is_dead(current[0]):
-        if current[1] >= settings.TASK_MAX_ATTEMPTS:  # it keeps killing its worker: give up rather than loop
+    if seen["status"] == S.STARTED and seen["worker"] != worker and worker_is_dead(seen["worker"]):
+        if seen["attempts"] >= settings.TASK_MAX_ATTEMPTS:  # it keeps killing its worker: give up rather than loop
             task_give_up(Task.objects.get(id=task_id))
             return None
-        claimable |= Q(status=S.STARTED, worker=current[0])  # redelivered after its pool process was killed
+        claimable |= Q(status=S.STARTED, worker=seen["worker"])  # redelivered after its pool process was killed
     updated = Task.objects.filter(claimable, id=task_id).update(
         status=S.STARTED, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
         worker=worker[:255], stage="starting", progress_current=0, error="",
@@ -153,11 +153,13 @@ def _clear_attempts(task: Task) -> None:
 DEFER = "DEFER"
 
 
-def must_give_way(task_id) -> bool:
+def must_give_way(task_id, owner=None) -> bool:
     """True when the task's owner already runs USER_MAX_RUNNING jobs while another user, running fewer, has a job
-    waiting: this one waits (stage 'waiting for your other jobs') so one user's burst never holds every worker."""
+    waiting: this one waits (stage 'waiting for your other jobs') so one user's burst never holds every worker.
+    `owner`: the owner of the task, known PENDING (read from the row when not given)."""
     cap = settings.USER_MAX_RUNNING
-    owner = Task.objects.filter(id=task_id, status=S.PENDING).values_list("owner_id", flat=True).first()
+    if owner is None:
+        owner = Task.objects.filter(id=task_id, status=S.PENDING).values_list("owner_id", flat=True).first()
     if not cap or owner is None or Task.objects.filter(owner_id=owner, status=S.STARTED).count() < cap:
         return False
     busy = (Task.objects.filter(status=S.STARTED).values("owner_id").annotate(n=Count("id"))
@@ -174,10 +176,13 @@ def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_lim
 
     `stop_errors` are the exceptions a time limit raises here; they end the task as timed out.
     """
-    if must_give_way(task_id):
-        return DEFER
     claiming = time.monotonic()
-    task = _claim(task_id, worker or worker_identity())
+    seen = Task.objects.filter(id=task_id).values("status", "owner_id", "worker", "attempts").first()
+    if seen is None:
+        return None
+    if seen["status"] == S.PENDING and must_give_way(task_id, owner=seen["owner_id"]):
+        return DEFER
+    task = _claim(task_id, worker or worker_identity(), seen)
     if task is None:
         return None
     timings = {"queued_s": _seconds(task.started_at - task.enqueued_at) if task.enqueued_at else None,
@@ -382,6 +387,6 @@ def task_end(task: Task, status: str, reason: str = "", *, attempt: int | None =
         if ended:  # the requests waiting on it hear of the end once it is committed
             task_id = task.id
             transaction.on_commit(lambda: task_announce(task_id))
-            if webhook_arm(task.id):  # its completion webhook goes then too
+            if task.callback_url and webhook_arm(task.id):  # its completion webhook goes then too
                 transaction.on_commit(lambda: publish_webhook(task_id))
     return bool(ended)
