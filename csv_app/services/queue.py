@@ -21,14 +21,16 @@ QUEUE_DOWN = "The job queue is unavailable right now; nothing was queued. Try ag
 QUEUES = ("small", "heavy")
 
 
-def publish(task_id: str, countdown: float | None = None) -> None:
+def publish(task_id: str, countdown: float | None = None, row: dict | None = None, ahead: int | None = None) -> None:
     """Send the message that makes a worker run the task row `task_id`; Celery's task id is the same id, so
     Flower and the API name a job alike. Heavy jobs go to their own queue, so a pool of small-job workers is never
     taken by them. A user's first job waiting goes to the front, their tenth or later to the back (priorities 0-9,
-    0 first): one user's burst queues behind itself, not in front of everyone else's."""
-    row = _publish_row(task_id)
+    0 first): one user's burst queues behind itself, not in front of everyone else's. `row` (the task's fields
+    that choose its queue) and `ahead` (the user's other jobs queued or running) are read here when not given."""
+    row = row if row is not None else _publish_row(task_id)
+    priority = min(ahead, 9) if ahead is not None else _priority(task_id, row)
     celery_app.send_task(RUN_TASK, args=[task_id], task_id=task_id, queue=queue_for(row),
-                         priority=_priority(task_id, row), countdown=countdown)
+                         priority=priority, countdown=countdown)
 
 
 def _publish_row(task_id: str) -> dict | None:
@@ -74,11 +76,16 @@ def publish_webhook(task_id) -> None:
                        extra={"ravid_task_id": str(task_id)}, exc_info=True)
 
 
-def task_enqueue_on_commit(task: Task) -> None:
+def task_enqueue_on_commit(task: Task, ahead: int | None = None) -> None:
     """Publish the task when the surrounding transaction commits (a failure there undoes the transaction's work:
-    see create_and_enqueue)."""
+    see create_and_enqueue). Its queue is chosen from the new row as it is here (its dataset and source task as
+    given to it); `ahead`: the user's other jobs queued or running, when the caller has just counted them."""
     task_id = str(task.id)
-    transaction.on_commit(lambda: publish(task_id))
+    row = {"owner_id": task.owner_id, "operation": task.operation, "parameters": task.parameters,
+           "reads_task_result": task.reads_task_result,
+           "dataset__row_count": task.dataset.row_count if task.dataset_id else None,
+           "source_task__result_row_count": task.source_task.result_row_count if task.source_task_id else None}
+    transaction.on_commit(lambda: publish(task_id, row=row, ahead=ahead))
 
 
 def task_requeue(task_id, countdown: float | None = None) -> bool:

@@ -90,7 +90,7 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
             callback_url=callback_url, callback_origin=callback_origin[:255],
             idempotency_key=key, enqueued_at=timezone.now(),
         )
-        task_enqueue_on_commit(task)
+        task_enqueue_on_commit(task, ahead=waiting)
         return task
 
     return create_and_enqueue(create, lambda task: task.delete()), False
