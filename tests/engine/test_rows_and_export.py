@@ -59,3 +59,29 @@ def test_json_export(con, tmp_path, ingest):
     path, _ = ingest("a,d\n1,2024-01-02\n2,\n")
     out = export_table(con, path, "json", tmp_path / "out.json")
     assert json.loads(out.read_text()) == [{"a": 1, "d": "2024-01-02"}, {"a": 2, "d": None}]
+
+
+def test_a_results_first_rows_read_with_pyarrow_are_those_duckdb_reads(con, tmp_path):
+    """A finished task's first rows come from pyarrow when every column is plain: the same JSON values, type for
+    type, as the DuckDB path gives (dates and times as ISO text, decimals as numbers, NaN as null)."""
+    from pathlib import Path
+
+    from analytics_app.engine.rows import head, rows_at
+    from analytics_app.engine.tables import Table
+    from analytics_app.engine.writer import write_query
+
+    written = write_query(con, """
+        SELECT i AS n, i * 1.5 AS f, 'x' || i AS s, i % 2 = 0 AS b, DATE '2024-01-01' + CAST(i AS INTEGER) AS d,
+               TIMESTAMP '2024-01-01 10:00:00' + INTERVAL (i) HOUR AS ts, CAST(i AS DECIMAL(10, 2)) AS dec,
+               CASE WHEN i = 3 THEN NULL ELSE i END AS maybe, CAST('NaN' AS DOUBLE) AS nan,
+               CAST(i AS HUGEINT) AS huge, TIMESTAMPTZ '2024-01-01 10:00:00+02' AS tz, [i, i + 1] AS l
+        FROM range(300) t(i)""", [], Path(tmp_path / "r.parquet"))
+    table, names = Table(written.path("table")), [c["name"] for c in written.columns]
+    plain = [n for n in names if n != "l"]
+    first = head(con, table, 5, plain)
+    assert first == rows_at(con, table, 0, 5, plain)
+    assert [type(v) for v in first[3].values()] == [type(v) for v in rows_at(con, table, 3, 4, plain)[0].values()]
+    assert first[3] == {"n": 3, "f": 4.5, "s": "x3", "b": False, "d": "2024-01-04", "ts": "2024-01-01T13:00:00",
+                        "dec": 3.0, "maybe": None, "nan": None, "huge": 3.0, "tz": "2024-01-01T08:00:00+00:00"}
+    assert head(con, table, 2, names) == rows_at(con, table, 0, 2, names)  # a list column: DuckDB reads them
+    assert len(head(con, table, 1000, plain)) == 300 and head(con, table, 1000, ["n"])[-1] == {"n": 299}
