@@ -18,9 +18,13 @@ MAX_COLUMNS = 200
 
 def distinct_count(con: duckdb.DuckDBPyConnection, source: Table, column: str) -> int:
     """How many output columns pivoting on `column` makes (an empty value is one of them)."""
-    col = quote_ident(column)
-    sql = f"SELECT count(DISTINCT {col}) + max(CASE WHEN {col} IS NULL THEN 1 ELSE 0 END) FROM {source.sql}"
-    return int(con.execute(sql, source.params).fetchall()[0][0] or 0)
+    return _values_count(con, quote_ident(column), source.sql, source.params)
+
+
+def _values_count(con: duckdb.DuckDBPyConnection, col: str, rows: str, params: list) -> int:
+    """The distinct values of the quoted column `col` in the FROM fragment `rows`, an empty value counted as one."""
+    sql = f"SELECT count(DISTINCT {col}) + max(CASE WHEN {col} IS NULL THEN 1 ELSE 0 END) FROM {rows}"
+    return int(con.execute(sql, params).fetchall()[0][0] or 0)
 
 
 def check_width(con: duckdb.DuckDBPyConnection, source: Table | None, column: str, known: int | None = None) -> None:
@@ -49,9 +53,7 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
         values = [v for (v,) in con.execute(
             f"SELECT DISTINCT {key} FROM {cells} ORDER BY {key} NULLS LAST LIMIT ?", [MAX_COLUMNS + 1]).fetchall()]
         if len(values) > MAX_COLUMNS:
-            check_width(con, None, column, known=con.execute(
-                f"SELECT count(DISTINCT {key}) + max(CASE WHEN {key} IS NULL THEN 1 ELSE 0 END) FROM {cells}"
-            ).fetchall()[0][0])
+            check_width(con, None, column, known=_values_count(con, key, cells, []))
         labels = _labels(values, rows)
         spread = f"max({measure}) FILTER (WHERE {key} IS NOT DISTINCT FROM ?)"
         if agg == "count":  # a combination with no rows counts 0, as before
