@@ -256,6 +256,7 @@ def draw(operation: str, xs, ys, out: Path) -> None:
         axes.plot([str(x) for x in xs], ys)
     figure.savefig(out.with_suffix(".png"), format="png")
 
+
 def draw_histogram(lo: float, hi: float, counts: dict, out: Path) -> None:
     """The histogram's picture as ravid draws it (a histogram's result is its bins and their picture), from
     {bin number: count} over BINS equal bins of lo..hi."""
