@@ -49,9 +49,10 @@ def reserve(user_id, nbytes: int, *, force: bool = False) -> bool:
         rows = rows.filter(used_bytes__lte=quota - nbytes)
     if rows.update(used_bytes=F("used_bytes") + nbytes) == 1:
         return True
-    if StorageUse.objects.get_or_create(user_id=user_id)[1]:  # the user's first bytes: counted from zero
-        return rows.update(used_bytes=F("used_bytes") + nbytes) == 1
-    return False
+    # No row yet (the user's first bytes, perhaps racing other first bytes) or over the quota: make sure the row
+    # exists and try once more, so a racer that did not create the row is still counted from what the row holds.
+    StorageUse.objects.get_or_create(user_id=user_id)
+    return rows.update(used_bytes=F("used_bytes") + nbytes) == 1
 
 
 def release(user_id, nbytes: int) -> None:
