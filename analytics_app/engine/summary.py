@@ -69,39 +69,61 @@ def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind
 
 def _numeric_figures(values: np.ndarray) -> dict:
     """count, mean, sample std, min, max, linearly interpolated quartiles and distinct count, as pandas (the
-    distinct count None when the values are on no grid narrow enough to count them)."""
+    distinct count None when the values are on no grid narrow enough to count them).
+
+    Every pass is over the values as they are or in chunks: one array of the values' size at most is made (the
+    grid's indexes), since on this kind of machine fresh memory costs more than a pass over warm memory."""
     n = len(values)
     if n == 0:
         return {"count": 0, "distinct": 0, **dict.fromkeys(["mean", "std", "min", "max", "p25", "p50", "p75"])}
-    as_float = values.astype(np.float64, copy=False)
-    grid = _grid(values)
-    if grid is not None and grid.span // grid.step < max(COUNTS_MAX, n):  # counts no bigger than the values
+    low, high = values.min(), values.max()
+    grid = _grid(values, (low, high))
+    if grid is not None and grid.size <= max(COUNTS_MAX, n):  # counts no bigger than the values
         # Counted value by value: the distinct count, and the quartiles from the running counts (no sort).
-        counts = np.bincount(grid.offsets // grid.step if grid.step > 1 else grid.offsets)
-        distinct, quartiles = int(np.count_nonzero(counts)), _quartiles_from_counts(counts, grid, n)
+        counts = np.bincount(grid.indexes)
+        distinct = int(np.count_nonzero(counts))
+        quartiles = _quartiles_from_counts(np.cumsum(counts, out=counts), grid, n)
     else:
         distinct = _grid_distinct(grid)
-        quartiles = np.quantile(as_float, QUARTILES)
+        quartiles = np.quantile(values.astype(np.float64, copy=False), QUARTILES)
+    mean, std = _moments(values)
     p25, p50, p75 = (float(q) for q in quartiles)
     return {
-        "count": n,
-        "mean": float(np.mean(as_float)),
-        "std": float(np.std(as_float, ddof=1)) if n > 1 else None,
-        "min": json_value(values.min().item()),
-        "max": json_value(values.max().item()),
+        "count": n, "mean": mean, "std": std,
+        "min": json_value(low.item()), "max": json_value(high.item()),
         "distinct": distinct,
         "p25": p25, "p50": p50, "p75": p75,
     }
 
 
-def _quartiles_from_counts(counts: np.ndarray, grid: "Grid", n: int) -> np.ndarray:
-    """numpy.quantile(values, QUARTILES) ('linear', as pandas) from how often each grid point occurs: the k-th
-    smallest value is the grid point where the running count first passes k."""
+CHUNK = 1 << 18  # values per chunk: a chunk's temporaries (2 MB of float64) stay in the cache
+
+
+def _chunks(n: int) -> range:
+    return range(0, n, CHUNK)
+
+
+def _moments(values: np.ndarray) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (two passes, as pandas), with chunk-sized temporaries only."""
+    n = len(values)
+    mean = float(np.mean(values, dtype=np.float64))
+    if n < 2:
+        return mean, None
+    squares = 0.0
+    for start in _chunks(n):
+        deviation = values[start:start + CHUNK] - mean
+        squares += float(np.dot(deviation, deviation))
+    return mean, float(np.sqrt(squares / (n - 1)))
+
+
+def _quartiles_from_counts(running: np.ndarray, grid: "Grid", n: int) -> np.ndarray:
+    """numpy.quantile(values, QUARTILES) ('linear', as pandas) from the running count of each grid point (the
+    cumulative sum of how often each occurs): the k-th smallest value is the grid point where the running count
+    first passes k."""
     virtual = (n - 1) * QUARTILES
     previous = np.floor(virtual)
     gamma = virtual - previous
     below = previous.astype(np.int64)
-    running = np.cumsum(counts)
     a = grid.value_at(np.searchsorted(running, below, side="right"))
     b = grid.value_at(np.searchsorted(running, np.minimum(below + 1, n - 1), side="right"))
     diff = b - a  # numpy's _lerp, so that the result is the same to the last bit
@@ -134,69 +156,100 @@ def _column_array(con: duckdb.DuckDBPyConnection, source: Table, col: str, kind:
 
 
 def _on_grid(values: np.ndarray, places: int) -> np.ndarray | None:
-    """values * 10**places as integers when that is exact for every value, else None."""
+    """values * 10**places as integers when that is exact for every value, else None (chunk by chunk: the
+    integers are the one array made)."""
     scale = 10.0**places
-    scaled = np.rint(values * scale)
-    if not np.isfinite(scaled).all() or np.abs(scaled).max() >= 2**53 or not np.array_equal(scaled / scale, values):
-        return None
-    return scaled.astype(np.int64)
+    scaled = np.empty(len(values), dtype=np.int64)
+    for start in _chunks(len(values)):
+        chunk = values[start:start + CHUNK]
+        exact = np.rint(chunk * scale)
+        top = max(exact.max(), -exact.min())
+        if not np.isfinite(top) or top >= 2**53 or not np.array_equal(exact / scale, chunk):
+            return None
+        scaled[start:start + CHUNK] = exact
+    return scaled
 
 
 @dataclass
 class Grid:
-    """Values as non-negative integer offsets: value = (low + offset) / scale, every offset a multiple of step."""
-    offsets: np.ndarray
+    """Values as points of an integer grid: value = (low + index * step) / scale, one non-negative index per
+    value; `size` is the number of grid points from `low` to the largest value."""
+    indexes: np.ndarray
     low: int
-    span: int
+    size: int
     step: int
     scale: float
 
     def value_at(self, index: np.ndarray) -> np.ndarray:
-        """The values at these grid indexes (offset = index * step), as float64: exactly the original floats."""
+        """The values at these grid indexes, as float64: exactly the original floats."""
         return (self.low + index * self.step).astype(np.float64) / self.scale
 
 
-def _grid(values: np.ndarray) -> Grid | None:
-    """The values on an integer grid narrow enough for a bitmap, or None.
+def _grid(values: np.ndarray, bounds: tuple | None = None) -> Grid | None:
+    """The values on an integer grid narrow enough for a bitmap, or None. `bounds`: their min and max, if known.
 
-    Integers are their own grid; decimals with up to DECIMAL_PLACES places are scaled to integers (exactly:
-    each scaled value maps back to the same float); times are divided by the widest step that fits them all.
+    Integers are their own grid (non-negative ones their own indexes, no copy); decimals with up to
+    DECIMAL_PLACES places are scaled to integers (exactly: each scaled value maps back to the same float); times
+    are divided by the widest step that fits them all.
     """
     if len(values) == 0:
         return None
+    low, high = bounds if bounds is not None else (values.min(), values.max())
     scale = 1.0
     if values.dtype.kind == "f":
         # The places are guessed from a sample and checked over every value (a miss tries one more place).
         sample = values[:: max(len(values) // 1000, 1)]
         places = next((p for p in range(DECIMAL_PLACES + 1) if _on_grid(sample, p) is not None), None)
-        grid = None
-        while places is not None and places <= DECIMAL_PLACES and grid is None:
-            grid = _on_grid(values, places)
+        ints = None
+        while places is not None and places <= DECIMAL_PLACES and ints is None:
+            ints = _on_grid(values, places)
             places += 1
-        if grid is None:
+        if ints is None:
             return None
         scale = 10.0 ** (places - 1)
+        low, high = int(np.rint(low * scale)), int(np.rint(high * scale))
+        ints -= low  # the grid's own array
+        indexes, owned = ints, True
     elif values.dtype.kind in "iu":
-        grid = values.astype(np.int64, copy=False)
+        low, high = int(low), int(high)
+        if 0 <= low and high < max(COUNTS_MAX, len(values)):
+            # The values are their own indexes from 0 (no copy), still few enough to be counted one by one.
+            return Grid(values.astype(np.int64, copy=False), 0, high + 1, 1, 1.0)
+        indexes, owned = values.astype(np.int64, copy=False), False
     else:
         return None
-    low = int(grid.min())
-    offsets = grid - low
-    span = int(offsets.max())
+    span = high - low
     step = 1
     if span >= BITMAP_MAX:
-        step = next((s for s in TIME_STEPS if span // s < BITMAP_MAX and not np.any(offsets % s)), 0)
+        sample = (indexes[:: max(len(indexes) // 1000, 1)] - (0 if owned else low))
+        steps = [s for s in TIME_STEPS if span // s < BITMAP_MAX and not np.any(sample % s)]
+        step = next((s for s in steps if _divisible(indexes, 0 if owned else low, s)), 0)
         if not step:
             return None
-    return Grid(offsets, low, span, step, scale)
+    if not owned or step > 1:
+        indexes = _indexes(indexes, 0 if owned else low, step, out=indexes if owned else None)
+    return Grid(indexes, low, span // step + 1, step, scale)
+
+
+def _divisible(values: np.ndarray, low: int, step: int) -> bool:
+    """Whether every value - low is a multiple of step."""
+    return not any(np.any((values[s:s + CHUNK] - low) % step) for s in _chunks(len(values)))
+
+
+def _indexes(values: np.ndarray, low: int, step: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(values - low) // step, chunk by chunk, into `out` (which may be `values`) or a new array."""
+    out = np.empty(len(values), dtype=np.int64) if out is None else out
+    for s in _chunks(len(values)):
+        out[s:s + CHUNK] = (values[s:s + CHUNK] - low) // step
+    return out
 
 
 def _grid_distinct(grid: Grid | None) -> int | None:
     """The exact number of distinct values on the grid (a bitmap of its points), or None without a grid."""
     if grid is None:
         return None
-    seen = np.zeros(grid.span // grid.step + 1, dtype=bool)
-    seen[grid.offsets // grid.step if grid.step > 1 else grid.offsets] = True
+    seen = np.zeros(grid.size, dtype=bool)
+    seen[grid.indexes] = True
     return int(np.count_nonzero(seen))
 
 
@@ -214,10 +267,12 @@ def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict],
         entries[name] = entry
 
     # One column's arrays are crunched (numpy, in a thread) while DuckDB reads the next column here: at most two
-    # columns' arrays are in memory at once, and every query stays on `con`, which a cancel interrupts.
+    # columns' arrays are in memory at once, and every query stays on `con`, which a cancel interrupts. Times
+    # (the longest to crunch) go first and text last, so that the last crunch overlaps a grouping, not nothing.
+    order = sorted(columns, key=lambda name: 0 if types[name] in TEMPORAL else 1 if types[name] in NUMERIC else 2)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravid-profile") as numbers:
         pending = None
-        for name in columns:
+        for name in order:
             stats = _column_stats(con, source, name, types[name], total)
             if not callable(stats):
                 entries[name] = stats

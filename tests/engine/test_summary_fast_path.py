@@ -22,6 +22,13 @@ RNG = np.random.default_rng(7)
         (np.array([0.1, 0.2, 0.30000000000000004, 0.3]), False),       # not all on one decimal grid
         (np.array([-0.0, 0.0, 1.5]), True),
         (np.array([], dtype=np.int64), False),                         # nothing to count (the caller's case)
+        # More values than one chunk (summary.CHUNK): every chunk is checked and indexed.
+        (RNG.integers(0, 10**8, 600_000) * 1_000_000, True),
+        (np.append(RNG.integers(0, 10**5, 600_000) * 1_000_000, 1_000), True),  # one off the second: a ms step
+        (np.append(RNG.integers(0, 10**8, 600_000) * 1_000_000, 5), False),      # one off the ms: too wide in µs
+        (np.append(np.round(RNG.uniform(-1e4, 1e4, 600_000), 2), 0.125), True),  # the last chunk needs 3 places
+        (np.append(np.round(RNG.uniform(-1e4, 1e4, 600_000), 2), np.pi), False),
+        (RNG.integers(3_000_000, 3_000_100, 600_000), True),            # non-negative, far from 0
     ],
 )
 def test_grid_distinct_is_exact_or_declines(values, on_grid):
@@ -47,9 +54,8 @@ def test_grid_distinct_is_exact_or_declines(values, on_grid):
 )
 def test_quartiles_from_counts_are_numpys_to_the_last_bit(values):
     grid = _grid(values)
-    assert grid is not None and grid.span // grid.step < COUNTS_MAX
-    counts = np.bincount(grid.offsets // grid.step)
-    got = _quartiles_from_counts(counts, grid, len(values))
+    assert grid is not None and grid.size <= COUNTS_MAX
+    got = _quartiles_from_counts(np.cumsum(np.bincount(grid.indexes)), grid, len(values))
     expected = np.quantile(values.astype(np.float64), QUARTILES)
     assert got.tolist() == expected.tolist()
 
@@ -79,3 +85,21 @@ def test_in_memory_and_duckdb_paths_give_pandas_figures(con, ingest, monkeypatch
     assert fast["columns"]["t"]["distinct"] == frame["t"].nunique()
     assert fast["columns"]["d"]["distinct"] == frame["d"].nunique() == 12
     assert fast["columns"]["x"]["nulls"] == frame["x"].isna().sum()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        RNG.integers(0, 700_000, 700_000),                              # non-negative: their own indexes
+        RNG.integers(-10**6, 10**6, 700_000),
+        np.round(RNG.normal(100, 15, 700_000), 2),
+        RNG.uniform(0, 1, 700_000),                                     # on no grid: sorted for the quartiles
+    ],
+)
+def test_numeric_figures_over_many_chunks_are_pandas_figures(values):
+    got = summary._numeric_figures(values)
+    frame = pd.Series(values)
+    assert got["count"] == len(values) and got["distinct"] in (frame.nunique(), None)
+    assert (got["min"], got["max"]) == (frame.min(), frame.max())
+    assert got["mean"] == pytest.approx(frame.mean(), rel=1e-12) and got["std"] == pytest.approx(frame.std(), rel=1e-12)
+    assert [got["p25"], got["p50"], got["p75"]] == frame.quantile([0.25, 0.5, 0.75]).tolist()
