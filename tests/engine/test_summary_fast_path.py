@@ -5,38 +5,42 @@ import pandas as pd
 import pytest
 
 from analytics_app.engine import summary
-from analytics_app.engine.summary import COUNTS_MAX, QUARTILES, _grid, _grid_distinct, _quartiles_from_counts, summarize
+from analytics_app.engine.summary import COUNTS_MAX, QUARTILES, _grid, _numeric_figures, _quartiles, summarize
 
 RNG = np.random.default_rng(7)
 
 
 @pytest.mark.parametrize(
-    "values,on_grid",
+    "values,counted",
     [
         (RNG.integers(-50, 50, 10_000), True),
-        (RNG.integers(0, 2**62, 1_000), False),                        # too wide, no common step
-        (RNG.integers(0, 10**8, 1_000) * 1_000_000, True),             # whole seconds over three years, in µs
+        (RNG.integers(0, 2**62, 1_000), False),                        # too wide: sorted
+        (RNG.integers(0, 10**8, 1_000) * 1_000_000, False),            # whole seconds over three years, in µs
         (np.round(RNG.uniform(-1e4, 1e4, 10_000), 2), True),           # money
         (np.round(RNG.uniform(0, 1, 10_000), 6), True),
         (RNG.uniform(0, 1, 10_000), False),                            # full-precision floats
         (np.array([0.1, 0.2, 0.30000000000000004, 0.3]), False),       # not all on one decimal grid
         (np.array([-0.0, 0.0, 1.5]), True),
-        (np.array([], dtype=np.int64), False),                         # nothing to count (the caller's case)
+        (np.array([-0.0, 0.0, np.pi]), False),
         # More values than one chunk (summary.CHUNK): every chunk is checked and indexed.
-        (RNG.integers(0, 10**8, 600_000) * 1_000_000, True),
-        (np.append(RNG.integers(0, 10**5, 600_000) * 1_000_000, 1_000), True),  # one off the second: a ms step
-        (np.append(RNG.integers(0, 10**8, 600_000) * 1_000_000, 5), False),      # one off the ms: too wide in µs
-        (np.append(np.round(RNG.uniform(-1e4, 1e4, 600_000), 2), 0.125), True),  # the last chunk needs 3 places
+        (np.append(np.round(RNG.uniform(-1e3, 1e3, 600_000), 2), 0.125), True),  # the last chunk needs 3 places
+        (np.append(np.round(RNG.uniform(-1e4, 1e4, 600_000), 2), 0.125), False),  # 3 places: too wide
         (np.append(np.round(RNG.uniform(-1e4, 1e4, 600_000), 2), np.pi), False),
         (RNG.integers(3_000_000, 3_000_100, 600_000), True),            # non-negative, far from 0
+        (RNG.integers(-10**6, 10**6, 600_000), True),
     ],
 )
-def test_grid_distinct_is_exact_or_declines(values, on_grid):
-    got = _grid_distinct(_grid(values))
-    if on_grid:
-        assert got == len(pd.unique(values + 0.0 if values.dtype.kind == "f" else values))
-    else:
-        assert got is None
+def test_distinct_and_quartiles_are_exact_counted_or_sorted(values, counted):
+    assert (_grid(values) is not None) == counted
+    got = _numeric_figures(values)
+    assert got["distinct"] == len(pd.unique(values + 0.0 if values.dtype.kind == "f" else values))
+    assert [got["p25"], got["p50"], got["p75"]] == np.quantile(values.astype(np.float64), QUARTILES).tolist()
+
+
+def test_nothing_to_count_and_nan():
+    assert _grid(np.array([], dtype=np.int64)) is None and _numeric_figures(np.array([]))["distinct"] == 0
+    got = _numeric_figures(np.array([1.5, np.nan, 2.5]))
+    assert got["distinct"] is None and np.isnan(got["p50"])  # DuckDB counts them (summarize), as before
 
 
 @pytest.mark.parametrize(
@@ -49,13 +53,13 @@ def test_grid_distinct_is_exact_or_declines(values, on_grid):
         np.round(RNG.normal(100, 15, 4), 1),
         np.array([-0.0, 0.0, 1.5, 1.5, 2.25]),
         np.array([42]),
-        RNG.integers(0, 1000, 5) * 86_400_000_000,                    # whole days, in µs: a time step
     ],
 )
 def test_quartiles_from_counts_are_numpys_to_the_last_bit(values):
     grid = _grid(values)
     assert grid is not None and grid.size <= COUNTS_MAX
-    got = _quartiles_from_counts(np.cumsum(np.bincount(grid.indexes)), grid, len(values))
+    running = np.cumsum(np.bincount(grid.indexes))
+    got = _quartiles(lambda k: grid.value_at(np.searchsorted(running, k, side="right")), len(values))
     expected = np.quantile(values.astype(np.float64), QUARTILES)
     assert got.tolist() == expected.tolist()
 
@@ -97,9 +101,31 @@ def test_in_memory_and_duckdb_paths_give_pandas_figures(con, ingest, monkeypatch
     ],
 )
 def test_numeric_figures_over_many_chunks_are_pandas_figures(values):
-    got = summary._numeric_figures(values)
+    got = _numeric_figures(values)
     frame = pd.Series(values)
     assert got["count"] == len(values) and got["distinct"] in (frame.nunique(), None)
     assert (got["min"], got["max"]) == (frame.min(), frame.max())
     assert got["mean"] == pytest.approx(frame.mean(), rel=1e-12) and got["std"] == pytest.approx(frame.std(), rel=1e-12)
     assert [got["p25"], got["p50"], got["p75"]] == frame.quantile([0.25, 0.5, 0.75]).tolist()
+
+
+TIMES_CSV = "ms_day,ms_years,us_minute,none\n" + "\n".join(
+    f"2024-03-01 {i % 24:02d}:{i * 7 % 60:02d}:{i * 13 % 60:02d}.{i * 37 % 1000:03d},"  # a ms step over a day
+    f"{2001 + i % 20}-0{1 + i % 9}-11 08:00:00.{i * 11 % 1000:03d},"                  # ms over 20 years: too wide
+    f"2024-03-01 12:{i % 2:02d}:{i * 17 % 60:02d}.{i * 7919 % 1_000_000:06d},"         # µs within two minutes
+    for i in range(3_000)
+) + "\n"
+
+
+def test_times_distinct_on_their_widest_step_or_counted_by_duckdb(con, ingest, monkeypatch):
+    table, result = ingest(TIMES_CSV)
+    assert [c["type"] for c in result.columns] == ["datetime", "datetime", "datetime", "string"]
+    frame = pd.read_csv(pd.io.common.StringIO(TIMES_CSV), parse_dates=["ms_day", "ms_years", "us_minute"])
+    names = [c["name"] for c in result.columns][:3]
+    fast = summarize(con, table, result.columns, names)
+    monkeypatch.setattr(summary, "IN_MEMORY_ROWS", 0)
+    slow = summarize(con, table, result.columns, names)
+    for name in names:
+        assert fast["columns"][name] == slow["columns"][name]
+        assert fast["columns"][name]["distinct"] == frame[name].nunique() > 2_000, name
+        assert fast["columns"][name]["count"] == 3_000
