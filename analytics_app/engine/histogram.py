@@ -12,8 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .errors import EngineError
-from .files import atomic_path
-from .chart import PNG
+from .chart import save_png
 from .results import IMAGE, IMAGE_FILE, TABLE, TABLE_FILE, Result
 from .sql import quote_ident
 from .tables import Table
@@ -109,8 +108,7 @@ def _draw(rows: list[tuple], column: str, group_by: str | None, dest: Path) -> i
     axes.set_ylabel("count")
     axes.set_title(f"Histogram of {column}" + (f" by {group_by}" if group_by else ""))
     try:
-        with atomic_path(dest) as tmp:
-            figure.savefig(tmp, format="png", pil_kwargs=PNG)
+        save_png(figure, dest)
     finally:
         figure.clear()
     return min(len(series), MAX_GROUPS_DRAWN)
