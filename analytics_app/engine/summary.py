@@ -61,11 +61,13 @@ def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind
 
 def _time_stats(con: duckdb.DuckDBPyConnection, source: Table, col: str, kind: str) -> Callable[[], dict]:
     """A date or time column's count and range; the function returned counts its distinct values exactly
-    (sorted, as microseconds since the epoch)."""
+    (sorted, as microseconds since the epoch, or nanoseconds for a column kept in them)."""
     count, low, high = con.execute(f"SELECT count({col}), min({col}), max({col}) FROM {source.sql}",
                                    source.params).fetchall()[0]
     stats = {"type": kind, "count": count, "min": json_value(low), "max": json_value(high)}
-    values = _column_array(con, source, col, f"epoch_us(CAST({col} AS TIMESTAMP))")
+    stored = str(con.execute(f"SELECT {col} FROM {source.sql} LIMIT 0", source.params).description[0][1])
+    ticks = f"epoch_ns({col})" if stored.upper() == "TIMESTAMP_NS" else f"epoch_us(CAST({col} AS TIMESTAMP))"
+    values = _column_array(con, source, col, ticks)
     return lambda: {**stats, "distinct": _sorted_distinct(np.sort(values))}
 
 

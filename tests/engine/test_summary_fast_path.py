@@ -129,3 +129,22 @@ def test_times_distinct_on_their_widest_step_or_counted_by_duckdb(con, ingest, m
         assert fast["columns"][name] == slow["columns"][name]
         assert fast["columns"][name]["distinct"] == frame[name].nunique() > 2_000, name
         assert fast["columns"][name]["count"] == 3_000
+
+
+def test_nanosecond_times_are_counted_in_nanoseconds(con, tmp_path, monkeypatch):
+    """A Parquet upload may keep times in nanoseconds: ten values a nanosecond apart are ten, as DuckDB counts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analytics_app.engine.parquet_upload import ingest_parquet
+    from analytics_app.engine.tables import Table, read_columns
+
+    first = 1_700_000_000_000_000_000
+    pq.write_table(pa.table({"t": pa.array([first + i for i in range(10)] + [None], pa.timestamp("ns"))}),
+                   tmp_path / "up.parquet")
+    ingest_parquet(con, tmp_path / "up.parquet", tmp_path / "t.parquet", ("t",))
+    table, schema = Table(tmp_path / "t.parquet"), read_columns(tmp_path / "t.parquet")
+    fast = summarize(con, table, schema, ["t"])["columns"]["t"]
+    monkeypatch.setattr(summary, "IN_MEMORY_ROWS", 0)
+    assert fast == summarize(con, table, schema, ["t"])["columns"]["t"]
+    assert (fast["count"], fast["nulls"], fast["distinct"]) == (10, 1, 10)
