@@ -96,8 +96,7 @@ def _bars(con, grouped: str, params: list, agg: str) -> tuple[list, list, dict]:
 
 
 def _is_text(con, source: Table, cx: str) -> bool:
-    kind = con.execute(f"SELECT {cx} FROM {source.sql} LIMIT 0", source.params).description[0][1]
-    return str(kind).upper() in ("VARCHAR", "STRING")
+    return source.column_type(con, cx) in ("VARCHAR", "STRING")
 
 
 def _add_cap(note: dict, said: str) -> None:

@@ -65,8 +65,8 @@ def _time_stats(con: duckdb.DuckDBPyConnection, source: Table, col: str, kind: s
     count, low, high = con.execute(f"SELECT count({col}), min({col}), max({col}) FROM {source.sql}",
                                    source.params).fetchall()[0]
     stats = {"type": kind, "count": count, "min": json_value(low), "max": json_value(high)}
-    stored = str(con.execute(f"SELECT {col} FROM {source.sql} LIMIT 0", source.params).description[0][1])
-    ticks = f"epoch_ns({col})" if stored.upper() == "TIMESTAMP_NS" else f"epoch_us(CAST({col} AS TIMESTAMP))"
+    in_ns = source.column_type(con, col) == "TIMESTAMP_NS"
+    ticks = f"epoch_ns({col})" if in_ns else f"epoch_us(CAST({col} AS TIMESTAMP))"
     values = _column_array(con, source, col, ticks)
     return lambda: {**stats, "distinct": _sorted_distinct(np.sort(values))}
 

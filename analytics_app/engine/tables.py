@@ -41,6 +41,10 @@ class Table:
     def exists(self) -> bool:
         return self.path.exists() and (self.selection is None or self.selection.exists())
 
+    def column_type(self, con, col: str) -> str:
+        """DuckDB's name for the type of the quoted column `col` (VARCHAR, TIMESTAMP_NS, ...), from no rows."""
+        return str(con.execute(f"SELECT {col} FROM {self.sql} LIMIT 0", self.params).description[0][1]).upper()
+
     def row_count(self) -> int:
         if self.selection is None:
             return row_count(self.path)
