@@ -28,6 +28,11 @@ QUARTILES = np.array([0.25, 0.5, 0.75])
 DECIMAL_PLACES = 6
 
 
+def _in_memory(kind: str, rows: int) -> bool:
+    """Whether a column of this kind and length is read as one array and crunched (else DuckDB computes it)."""
+    return kind in NUMERIC + TEMPORAL and rows <= IN_MEMORY_ROWS
+
+
 def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind: str,
                   rows: int) -> dict | Callable[[], dict]:
     """One column's statistics, reading only that column. A number or time column that fits in memory is
@@ -35,13 +40,13 @@ def _column_stats(con: duckdb.DuckDBPyConnection, source: Table, name: str, kind
     by the function returned, which uses no connection; text and booleans are grouped once (distinct count and
     most frequent values); anything bigger is left to DuckDB, which spills."""
     col = quote_ident(name)
-    if kind in NUMERIC and rows <= IN_MEMORY_ROWS:
+    if _in_memory(kind, rows):
+        if kind in TEMPORAL:
+            return _time_stats(con, source, col, kind)
         values = _column_array(con, source, col)
         return lambda: {"type": kind, **_numeric_figures(values)}
     if kind in (STRING, BOOLEAN):
         return {"type": kind, **_grouped(con, source, col)}
-    if kind in TEMPORAL and rows <= IN_MEMORY_ROWS:
-        return _time_stats(con, source, col, kind)
     parts, fields = [f"count({col})", f"count(DISTINCT {col})"], ["count", "distinct"]
     if kind in NUMERIC:
         value = f"CAST({col} AS DOUBLE)"
@@ -218,8 +223,8 @@ def _grid(values: np.ndarray, bounds: tuple | None = None) -> Grid | None:
         return None
     # The places are guessed from a sample and checked over every value (a miss tries one more place).
     sample = values[:: max(len(values) // 1000, 1)]
-    first = next((p for p in range(DECIMAL_PLACES + 1) if _on_grid(sample, p) is not None), None)
-    for places in range(DECIMAL_PLACES + 1)[first:] if first is not None else ():
+    first = next((p for p in range(DECIMAL_PLACES + 1) if _on_grid(sample, p) is not None), DECIMAL_PLACES + 1)
+    for places in range(first, DECIMAL_PLACES + 1):
         scale = 10.0**places
         bottom, top = int(np.rint(low * scale)), int(np.rint(high * scale))
         if top - bottom >= limit:  # more places only make it wider
@@ -248,11 +253,8 @@ def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict],
     # columns' arrays are in memory at once, and every query stays on `con`, which a cancel interrupts. Times
     # (the longest to crunch) go first; a column that needs no crunch (text, or too big for memory) is read
     # whenever a crunch is still running, so that it overlaps one rather than making the next number wait.
-    def crunched(name: str) -> bool:
-        return types[name] in NUMERIC + TEMPORAL and total <= IN_MEMORY_ROWS
-
-    numbers = sorted((n for n in columns if crunched(n)), key=lambda n: types[n] not in TEMPORAL)
-    others = [n for n in columns if not crunched(n)]
+    numbers = sorted((n for n in columns if _in_memory(types[n], total)), key=lambda n: types[n] not in TEMPORAL)
+    others = [n for n in columns if not _in_memory(types[n], total)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravid-profile") as crunching:
         pending = None
         while numbers or others:
@@ -261,10 +263,7 @@ def summarize(con: duckdb.DuckDBPyConnection, source: Table, schema: list[dict],
                 entries[name] = _column_stats(con, source, name, types[name], total)
                 continue
             name = numbers.pop(0)
-            stats = _column_stats(con, source, name, types[name], total)
-            if not callable(stats):
-                entries[name] = stats
-                continue
+            stats = _column_stats(con, source, name, types[name], total)  # a function: the crunch
             if pending is not None:
                 finish(*pending)
             pending = (name, crunching.submit(stats))
