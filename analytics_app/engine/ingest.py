@@ -202,7 +202,8 @@ def _detail_sql(names: list[str], kinds: dict[str, str]) -> tuple[list[Sql], lis
 
 
 def _select_expr(name: str, kind: str, as_text: bool, strict: bool = True) -> Sql:
-    """The write pass's expression for a column: native, or text cast with nulls for tokens.
+    """The write pass's expression for a column: native, or text cast with nulls for tokens. A date-time keeps
+    its zone here (TIMESTAMPTZ): the writer stores it as naive UTC (`_zoned`).
 
     Not `strict`, a value that does not convert becomes null instead of failing the pass (the caller
     flags such values separately).
@@ -211,18 +212,21 @@ def _select_expr(name: str, kind: str, as_text: bool, strict: bool = True) -> Sq
     if kind == "string":
         return Sql(col)
     if not as_text:
-        return Sql.of("CAST({} AS TIMESTAMP) AS {}", col, col) if kind == "datetime:iso" else Sql(col)
+        return Sql(col)
     cast, parse = ("CAST", "strptime") if strict else ("TRY_CAST", "try_strptime")
     if kind == DECIMAL_COMMA:
         value = Sql.of(f"{cast}(replace(trim({{}}), ',', '.') AS DOUBLE)", col)
     elif kind in CASTS:
         value = Sql.of(f"{cast}(trim({{}}) AS {CASTS[kind]})", col)
-        if kind == "datetime:iso":
-            value = Sql.of("CAST({} AS TIMESTAMP)", value)
     else:
         value = Sql.of(f"{parse}(trim({{}}), {{}})" + ("::DATE" if kind.startswith("date:") else ""),
                        col, Sql.value(kind.split(":", 1)[1]))
     return Sql.of("CASE WHEN {} THEN NULL ELSE {} END AS {}", _is_token(col), value, col)
+
+
+def _zoned(names: list[str], kinds: dict[str, str]) -> tuple[str, ...]:
+    """The columns the write pass reads as TIMESTAMPTZ, to be written as naive UTC times."""
+    return tuple(n for n in names if kinds[n] == "datetime:iso")
 
 
 def _raise_rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> set[str]:
@@ -269,8 +273,7 @@ def _write_checked(con, path: Path, dialect: Dialect, names: list[str], kinds: d
             select.append(_select_expr(name, kind, False))
             continue
         if kind in CASTS:  # a null token, like any text that is not a number, casts to null
-            select.append(Sql.of(f"TRY_CAST({{}} AS {CASTS[kind]}) AS {{}}", col, col) if kind != "datetime:iso" else
-                          Sql.of("CAST(TRY_CAST({} AS TIMESTAMPTZ) AS TIMESTAMP) AS {}", col, col))
+            select.append(Sql.of(f"TRY_CAST({{}} AS {CASTS[kind]}) AS {{}}", col, col))
         else:
             select.append(_select_expr(name, kind, True, strict=False))
         flag = f"__ravid_odd_{i}"
@@ -285,7 +288,8 @@ def _write_checked(con, path: Path, dialect: Dialect, names: list[str], kinds: d
     query = Sql.of("SELECT {} FROM {}", Sql.join(", ", select), _typed_source(path, dialect.delimiter, read_types, rejects))
     try:
         result = run_with_progress(
-            con, lambda c: write_query(c, query.text, list(query.params), dest, tuple(flags)), "reading", on_progress
+            con, lambda c: write_query(c, query.text, list(query.params), dest, tuple(flags),
+                                       _zoned(names, kinds)), "reading", on_progress
         )
         odd = {flags[f] for f in result.flagged} | _raise_rejects(con, rejects)
     except duckdb.Error as exc:
@@ -370,7 +374,7 @@ def ingest_csv(
                        _typed_source(utf8_path, dialect.delimiter, read_types))
         try:
             return run_with_progress(
-                con, lambda c: write_query(c, query.text, list(query.params), dest), "writing", on_progress
+                con, lambda c: write_query(c, query.text, list(query.params), dest, naive=_zoned(names, kinds)), "writing", on_progress
             )
         except duckdb.Error as exc:
             raise _friendly_csv_error(exc) from None

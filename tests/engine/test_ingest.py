@@ -94,6 +94,23 @@ def test_a_null_token_after_the_sample_keeps_a_native_column_numeric(ingest):
     assert rows(path)[-2:] == [{"v": None, "when": None}, {"v": 7.25, "when": None}]
 
 
+@pytest.mark.parametrize("late", ["", "NA", "x"], ids=["native read", "late token", "late misfit"])
+def test_date_times_with_offsets_are_stored_as_naive_utc_on_every_path(ingest, late):
+    # A date-time column read natively, read as text after a late null token, and widened to text in a second pass:
+    # an offset is applied, the file holds naive times (no zone), and the row with a token is null.
+    base = ["2024-01-02 10:00:00+02:00", "2024-01-02T23:30:00Z", "2024-01-03 01:00:00-0530", "2024-01-04 00:00:00"]
+    lines = ["at,n"] + [f"{base[i % 4]},{i}" for i in range(25000)] + [f"{late},25000"]
+    path, result = ingest("\n".join(lines) + "\n")
+    assert str(pq.read_schema(path.path).field("at").type) == ("string" if late == "x" else "timestamp[us]")
+    got = rows(path)
+    if late == "x":
+        assert [r["at"] for r in got[:2]] == base[:2] and got[-1]["at"] == "x"
+        return
+    assert [r["at"] for r in got[:4]] == [dt.datetime(2024, 1, 2, 8), dt.datetime(2024, 1, 2, 23, 30),
+                                          dt.datetime(2024, 1, 3, 6, 30), dt.datetime(2024, 1, 4)]
+    assert got[-1] == {"at": None, "n": 25000}
+
+
 def test_a_leading_zero_after_the_sample_makes_the_column_text(ingest):
     lines = ["zip"] + [str(10000 + i) for i in range(25000)] + ["01234"]
     path, result = ingest("\n".join(lines) + "\n")

@@ -85,3 +85,21 @@ def test_a_results_first_rows_read_with_pyarrow_are_those_duckdb_reads(con, tmp_
                         "dec": 3.0, "maybe": None, "nan": None, "huge": 3.0, "tz": "2024-01-01T08:00:00+00:00"}
     assert head(con, table, 2, names) == rows_at(con, table, 0, 2, names)  # a list column: DuckDB reads them
     assert len(head(con, table, 1000, plain)) == 300 and head(con, table, 1000, ["n"])[-1] == {"n": 299}
+
+
+def test_text_columns_whose_values_repeat_are_dictionary_encoded_and_others_plain(con, tmp_path):
+    """A repetitive text column is written with a dictionary (a small file, fast to group); a column of mostly
+    distinct values is written plain, which costs a third less to write and is no larger. Values are the same."""
+    from analytics_app.engine.writer import write_query
+
+    dest = tmp_path / "t.parquet"
+    written = write_query(con, "SELECT 'cat_' || (i % 50) AS category, 'id_' || i AS code, "
+                               "CASE WHEN i % 5 = 0 THEN 'z' || (i % 3) END AS sparse FROM range(200000) t(i)", [], dest)
+    assert written.row_count == 200000
+    group = pq.ParquetFile(dest).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["category"] and "RLE_DICTIONARY" in encodings["sparse"]
+    assert "RLE_DICTIONARY" not in encodings["code"]
+    got = con.execute("SELECT category, code, sparse FROM read_parquet(?) WHERE __ravid_row IN (0, 7, 199999) "
+                      "ORDER BY __ravid_row", [str(dest)]).fetchall()
+    assert got == [("cat_0", "id_0", "z0"), ("cat_7", "id_7", None), ("cat_49", "id_199999", None)]
