@@ -41,7 +41,7 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
           agg: str, dest: Path) -> Result:
     """One pass over the data: each cell aggregated once, in one GROUP BY over the rows and the column, into a
     temporary table; the column's values are read from the cells (too many is an EngineError), and the cells are
-    spread into columns (one filter per column over the cells, not over the rows)."""
+    spread into columns (by position, over the cells, not over the rows)."""
     col = quote_ident(column)
     pivot_key, cell = unused_name("pivot key", rows), unused_name("pivot cell", rows)
     key, measure = quote_ident(pivot_key), quote_ident(cell)
@@ -55,13 +55,19 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
         if len(values) > MAX_COLUMNS:
             check_width(con, None, column, known=_values_count(con, key, cells, []))
         labels = _labels(values, rows)
-        spread = f"max({measure}) FILTER (WHERE {key} IS NOT DISTINCT FROM ?)"
-        if agg == "count":  # a combination with no rows counts 0, as before
-            spread = f"coalesce({spread}, 0)"
-        columns = [f"{spread} AS {quote_ident(label)}" for label in labels]
+        # Each row's cells gathered into a map from the column's position (its value's rank, in the order of
+        # `values`) to the cell, then read out by position: one aggregate, where a filtered aggregate per output
+        # column cost ~40 ms at 100 columns.
+        at, cell_map = quote_ident(unused_name("pivot at", rows)), quote_ident(unused_name("pivot cells", rows))
+        ranked = (f"SELECT {keys}, {measure}, dense_rank() OVER (ORDER BY {key} ASC NULLS LAST) AS {at} "
+                  f"FROM {cells}")
+        spread = "coalesce({}, 0)" if agg == "count" else "{}"  # a combination with no rows counts 0, as before
+        columns = [f"{spread.format(f'{cell_map}[{i}]')} AS {quote_ident(label)}" for i, label in enumerate(labels, 1)]
         order = ", ".join(f"{quote_ident(r)} ASC NULLS LAST" for r in rows)
-        sql = f"SELECT {keys}, {', '.join(columns)} FROM {cells} GROUP BY {keys} ORDER BY {order}"
-        result = write_query(con, sql, values, dest)
+        sql = (f"SELECT {keys}, {', '.join(columns)} FROM (SELECT {keys}, "
+               f"map_from_entries(list(struct_pack(k := {at}, v := {measure}))) AS {cell_map} FROM ({ranked}) "
+               f"GROUP BY {keys}) ORDER BY {order}")
+        result = write_query(con, sql, [], dest)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {cells}")
     result.value = {"rows": rows, "column": column, "values": labels, "agg": agg, "value": value}
