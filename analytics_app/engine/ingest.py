@@ -15,6 +15,7 @@ from .results import Result
 from .writer import write_query
 
 NULL_TOKENS = ["", "na", "n/a", "nan", "null", "none", "#n/a"]
+TOKENS, TOKEN_CHARS = frozenset(NULL_TOKENS), max(map(len, NULL_TOKENS))
 INT_RE = r"[+-]?(0|[1-9][0-9]*)"
 FLOAT_RE = r"[+-]?(0|[1-9][0-9]*)?(\.[0-9]+)?([eE][+-]?[0-9]+)?"
 # In a ;-separated file, numbers may be written with a decimal comma (377,20): the kind "float:comma".
@@ -107,22 +108,38 @@ def _friendly_csv_error(exc: duckdb.Error) -> EngineError:
     return EngineError(reason, details)
 
 
+def _all_match(pattern: str, values: list[str]) -> bool:
+    """Whether every value matches `pattern` whole: one regular expression over the values joined by NUL, which
+    none of these patterns matches (a value holding a NUL fails), instead of a call per value."""
+    joined = "\x00".join(values)
+    if joined.count("\x00") != len(values) - 1:
+        return False
+    return re.fullmatch(f"(?:{pattern})(?:\x00(?:{pattern}))*", joined) is not None
+
+
+def _present(values: list[str | None]) -> list[str]:
+    """The sampled values that are there: stripped, neither empty nor a null token."""
+    stripped = [v.strip() for v in values if v is not None]
+    return [v for v in stripped if len(v) > TOKEN_CHARS or v.lower() not in TOKENS]
+
+
 def _candidate(values: list[str | None], decimal_comma: bool = False) -> str:
     """The narrowest type that every sampled value fits (with `decimal_comma`, 377,20 is a number)."""
-    present = [v.strip() for v in values if v is not None and v.strip().lower() not in NULL_TOKENS]
+    present = _present(values)
     if not present:
         return "string"
-    if all(re.fullmatch(INT_RE, v) for v in present) and all(-(2**63) <= int(v) < 2**63 for v in present):
+    # Only a value of 19 digits or more can be outside the integers' range.
+    if _all_match(INT_RE, present) and all(-(2**63) <= int(v) < 2**63 for v in present if len(v) > 18):
         return "integer"
-    if all(re.fullmatch(FLOAT_RE, v) and re.search(r"[0-9]", v) for v in present):
+    if _all_match(FLOAT_RE, present) and "+" not in present and "-" not in present:  # ... and each has a digit
         return "float"
-    if decimal_comma and all(re.fullmatch(DECIMAL_COMMA_RE, v) or re.fullmatch(INT_RE, v) for v in present):
+    if decimal_comma and _all_match(f"{DECIMAL_COMMA_RE}|{INT_RE}", present):
         return DECIMAL_COMMA
     if all(v.lower() in ("true", "false") for v in present):
         return "boolean"
-    if all(re.fullmatch(ISO_DATE_RE, v) for v in present):
+    if _all_match(ISO_DATE_RE, present):
         return "date:iso"
-    if all(re.fullmatch(ISO_DATETIME_RE, v) for v in present):
+    if _all_match(ISO_DATETIME_RE, present):
         return "datetime:iso"
     import datetime as dt
 
@@ -148,7 +165,9 @@ CASTS = {"integer": "BIGINT", **NATIVE}
 
 
 def _has_tokens(values: list[str | None]) -> bool:
-    return any(v is not None and v.strip() != "" and v.strip().lower() in NULL_TOKENS for v in values)
+    """Whether a sampled value is a null token other than an empty one (NA, null, ...)."""
+    stripped = [v.strip() for v in values if v is not None]
+    return any(v.lower() in TOKENS for v in stripped if 0 < len(v) <= TOKEN_CHARS)
 
 
 def _is_token(col: str | Sql) -> Sql:
