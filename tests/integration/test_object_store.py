@@ -137,8 +137,8 @@ def test_files_live_in_the_store_and_a_worker_reads_them_through_its_cache(objec
 
 def test_a_cache_smaller_than_the_files_still_works_and_stays_bounded(object_store, start_worker, api_user, tmp_path):
     media = worker_media(tmp_path)
-    # 100 KB: smaller than one dataset's table; nothing read is spared for long.
-    start_worker(MEDIA_ROOT=media, WORKER_CACHE_BYTES=100_000, STORAGE_CACHE_GRACE_SECONDS=0,
+    # 20 KB: smaller than one dataset's table (~30-40 KB each); nothing read is spared for long.
+    start_worker(MEDIA_ROOT=media, WORKER_CACHE_BYTES=20_000, STORAGE_CACHE_GRACE_SECONDS=0,
                  **object_store.environment)
     ids = []
     for n in (40_000, 30_000):
