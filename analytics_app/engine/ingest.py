@@ -393,8 +393,8 @@ def ingest_csv(
                        _typed_source(utf8_path, dialect.delimiter, read_types))
         try:
             return run_with_progress(
-                con, lambda c: write_query(c, query.text, list(query.params), dest, naive=_zoned(names, kinds)), "writing", on_progress
-            )
+                con, lambda c: write_query(c, query.text, list(query.params), dest, naive=_zoned(names, kinds)),
+                "writing", on_progress)
         except duckdb.Error as exc:
             raise _friendly_csv_error(exc) from None
     finally:
