@@ -1,5 +1,6 @@
 """Pivot tables: one row per combination of the row columns, one column per value of a column, each cell an
 aggregate of a value (as pandas.pivot_table, with the column's values in order, missing combinations empty)."""
+import math
 import uuid
 from pathlib import Path
 
@@ -75,10 +76,12 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
 
 
 def _labels(values: list, taken: list[str]) -> list[str]:
-    """Each value's column name: its text (an empty value is '(empty)'), made unique beside the row columns."""
+    """Each value's column name: its text (an empty value is '(empty)', a NaN 'NaN'), made unique beside the row
+    columns."""
     labels, used = [], set(taken)
     for v in values:
-        label = unused_name("(empty)" if v is None else str(json_value(v)), used)
+        text = "NaN" if isinstance(v, float) and math.isnan(v) else str(json_value(v))
+        label = unused_name("(empty)" if v is None else text, used)
         used.add(label)
         labels.append(label)
     return labels

@@ -102,3 +102,39 @@ def test_the_width_at_submit_comes_from_the_saved_profile(client_a, sales):
     assert r.status_code == 400 and r.json()["error"].startswith("Column 'year' has 400 distinct values;")
     Dataset.objects.filter(id=sales[0]).update(profiled=False)
     assert client_a.post("/api/perform-operation/", body, format="json").status_code == 202
+
+
+@pytest.mark.parametrize("agg", ["sum", "count"])
+def test_cells_land_under_their_own_value_with_empty_and_nan_values_and_internal_looking_names(tmp_path, agg):
+    """Each cell is under the column of its own value, in the values' order (NaN after numbers, the empty value
+    last), an empty row key last, a missing combination empty (0 for count), whatever the columns are called."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analytics_app.engine.pivot import pivot
+    from analytics_app.engine.tables import Table
+
+    nan = float("nan")
+    pq.write_table(pa.table({
+        "pivot at": ["a", "a", "b", None, "a", "b", None, "a"],
+        "k": [2.5, None, 1.5, 2.5, nan, 2.5, None, 2.5],
+        "pivot cells": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+    }), tmp_path / "t.parquet")
+    result = pivot(duckdb.connect(), Table(tmp_path / "t.parquet"), ["pivot at"], "k", "pivot cells", agg,
+                   tmp_path / "out.parquet")
+    assert result.value["values"] == ["1.5", "2.5", "NaN", "(empty)"]
+    got = [{k: v for k, v in row.items() if k != "__ravid_row"}
+           for row in pq.read_table(tmp_path / "out.parquet").to_pylist()]
+    if agg == "sum":
+        assert got == [
+            {"pivot at": "a", "1.5": None, "2.5": 129.0, "NaN": 16.0, "(empty)": 2.0},
+            {"pivot at": "b", "1.5": 4.0, "2.5": 32.0, "NaN": None, "(empty)": None},
+            {"pivot at": None, "1.5": None, "2.5": 8.0, "NaN": None, "(empty)": 64.0},
+        ]
+    else:
+        assert got == [
+            {"pivot at": "a", "1.5": 0, "2.5": 2, "NaN": 1, "(empty)": 1},
+            {"pivot at": "b", "1.5": 1, "2.5": 1, "NaN": 0, "(empty)": 0},
+            {"pivot at": None, "1.5": 0, "2.5": 1, "NaN": 0, "(empty)": 1},
+        ]
