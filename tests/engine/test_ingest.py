@@ -111,6 +111,36 @@ def test_date_times_with_offsets_are_stored_as_naive_utc_on_every_path(ingest, l
     assert got[-1] == {"at": None, "n": 25000}
 
 
+@pytest.mark.parametrize("late, expected", [
+    ("2024-03-01 10:00:00+02:00", dt.datetime(2024, 3, 1, 8)),
+    ("2024-03-01T10:00:00Z", dt.datetime(2024, 3, 1, 10)),
+    ("2024-03-01 10:00:00 Europe/Paris", dt.datetime(2024, 3, 1, 9)),
+    ("2024-03-01 10:00", dt.datetime(2024, 3, 1, 10)),
+    ("2024-03-01 10:00:00.25", dt.datetime(2024, 3, 1, 10, 0, 0, 250000)),
+    ("2024-03-01 24:00:00", dt.datetime(2024, 3, 2)),
+], ids=["offset", "Z", "zone name", "no seconds", "fraction", "24:00"])
+def test_a_late_date_time_in_another_shape_than_the_samples_keeps_its_zone(ingest, late, expected):
+    # The sample's zone-less date-times are read in their one exact format; a later value written otherwise (with a
+    # zone above all, which a plain TIMESTAMP read would drop) sends the column to the zone-aware read.
+    lines = ["at,n"] + [f"2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00,{i}" for i in range(25000)] + [f"{late},25000"]
+    path, result = ingest("\n".join(lines) + "\n")
+    assert result.columns == [{"name": "at", "type": "datetime"}, {"name": "n", "type": "integer"}]
+    got = rows(path)
+    assert got[-1] == {"at": expected, "n": 25000}
+    assert got[:2] == [{"at": dt.datetime(2024, 1, 1, 10), "n": 0}, {"at": dt.datetime(2024, 1, 2, 10, 1), "n": 1}]
+
+
+def test_date_time_columns_in_different_shapes_are_each_read_exactly(ingest):
+    lines = ["a,b,c"] + [f"2024-01-02 10:00:0{i % 10},2024-01-02T10:00:00.{i % 1000:03d},2024-01-02 10:{i % 60:02d}"
+                         for i in range(25000)] + ["2024-05-06 07:08:09,2024-05-06T07:08:09.5,2024-05-06 07:08"]
+    path, _ = ingest("\n".join(lines) + "\n")
+    assert str(pq.read_schema(path.path).field("b").type) == "timestamp[us]"
+    assert rows(path)[-1] == {"a": dt.datetime(2024, 5, 6, 7, 8, 9), "b": dt.datetime(2024, 5, 6, 7, 8, 9, 500000),
+                              "c": dt.datetime(2024, 5, 6, 7, 8)}
+    assert rows(path)[1] == {"a": dt.datetime(2024, 1, 2, 10, 0, 1), "b": dt.datetime(2024, 1, 2, 10, 0, 0, 1000),
+                             "c": dt.datetime(2024, 1, 2, 10, 1)}
+
+
 def test_a_leading_zero_after_the_sample_makes_the_column_text(ingest):
     lines = ["zip"] + [str(10000 + i) for i in range(25000)] + ["01234"]
     path, result = ingest("\n".join(lines) + "\n")
