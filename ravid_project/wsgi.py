@@ -1,4 +1,5 @@
-"""WSGI entry point (gunicorn ravid_project.wsgi); each web process makes its DuckDB as it starts."""
+"""WSGI entry point (gunicorn ravid_project.wsgi); each web process makes its DuckDB, imports its views and loads
+its token backend as it starts, so that no user's first request to a process pays for them."""
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -6,6 +7,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ravid_project.settings")
 application = get_wsgi_application()
 
-from csv_app.storage import warm_engine  # noqa: E402  (needs the settings loaded above)
+from csv_app.storage import warm_engine, warm_web  # noqa: E402  (needs the settings loaded above)
 
 warm_engine()
+warm_web()
