@@ -178,15 +178,12 @@ def profiled(api, file_id: str, timeout: float = 60) -> bool:
     return done
 
 
-def wait_started(api, task_id: str, timeout: float = 60, may_finish: bool = False) -> dict:
-    """Poll until the task runs past its start (its job reports a stage of its own); with `may_finish`, a task that
-    succeeded before that (a job reports its first stage half a second in) is returned too."""
+def wait_started(api, task_id: str, timeout: float = 60) -> dict:
+    """Poll until the task runs past its start (its job reports a stage of its own)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = api.get(f"/api/tasks/{task_id}/").json()
         if body["status"] == "STARTED" and body["progress"]["stage"] != "starting":
-            return body
-        if may_finish and body["status"] == "SUCCESS":
             return body
         assert body["status"] in ("PENDING", "STARTED"), body
         time.sleep(0.05)
