@@ -164,27 +164,6 @@ def engine():
     return session(engine_limits())
 
 
-def warm_engine() -> None:
-    """Make this process's DuckDB now (about 25 ms), and import pandas, which pyarrow imports on its first
-    conversion to numpy (about 0.3 s: a selection's first rows page), so the first request or task pays for
-    neither."""
-    import pandas  # noqa: F401
-
-    with engine():
-        pass
-
-
-def warm_web() -> None:
-    """Import every view (the URLconf, which Django imports on a process's first request) and the JWT token backend
-    (imported on the first token checked): 0.7 s to 1.5 s here that the first request to each web process, an
-    upload of 350 MB say, used to wait for."""
-    from django.urls import get_resolver
-    from django.utils.module_loading import import_string
-
-    get_resolver().url_patterns  # noqa: B018  (the property imports the URLconf)
-    import_string("rest_framework_simplejwt.state.token_backend")  # as each token looks it up
-
-
 class Cache:
     """This host's copies of stored files, under the storage root, at most `limit` bytes. The least recently read
     go first; a file read in the last `grace` seconds or held by a running job (a link outside the cache) stays, so

@@ -21,7 +21,7 @@ from .services.runner import DEFER, task_execute, worker_identity
 from .services.schedules import schedule_run
 from .services.sweep import tasks_requeue_dead_here, tasks_requeue_from_node, tasks_sweep_stale
 from .services.webhooks import webhook_deliver, webhook_due_ids
-from .storage import warm_engine
+from .warmup import warm_engine
 
 logger = logging.getLogger("ravid.worker")
 

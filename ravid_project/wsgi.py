@@ -7,7 +7,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ravid_project.settings")
 application = get_wsgi_application()
 
-from csv_app.storage import warm_engine, warm_web  # noqa: E402  (needs the settings loaded above)
+from csv_app.warmup import warm_engine, warm_web  # noqa: E402  (needs the settings loaded above)
 
 warm_engine()
 warm_web()

@@ -3,6 +3,7 @@ import codecs
 import logging
 import re
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -262,10 +263,10 @@ def _zoned(names: list[str], kinds: dict[str, str], naive: frozenset[str] = froz
 
 
 def _naive_format(values: list[str | None]) -> str | None:
-    """The one format (of NAIVE_SHAPES) every sampled value is written in, without a zone or spaces around it, or
-    None. DuckDB's TIMESTAMP read of a value with a zone would drop the zone silently; with this exact format such a
-    value is rejected instead, and the column read again as TIMESTAMPTZ."""
-    present = [v for v in values if v is not None and v.strip() and v.strip().lower() not in TOKENS]
+    """The one format (of NAIVE_SHAPES) every sampled value is written in, without a zone, or None. DuckDB's
+    TIMESTAMP read of a value with a zone would drop the zone silently; with this exact format such a value is
+    rejected instead, and the column read again as TIMESTAMPTZ (as is a value with spaces around it)."""
+    present = _present(values)
     shape = next((fmt for fmt, pattern in NAIVE_SHAPES.items() if present and re.fullmatch(pattern, present[0])), None)
     return shape if shape and _all_match(NAIVE_SHAPES[shape], present) else None
 
@@ -412,7 +413,7 @@ def ingest_csv(
             elif kinds[name] == "datetime:iso" and (fmt := _naive_format(values)):
                 formats[name] = fmt
         # One timestamp format per read: the one most such columns share.
-        common = max(formats.values(), key=list(formats.values()).count, default=None)
+        common = next((fmt for fmt, _ in Counter(formats.values()).most_common(1)), None)
         naive = (common, frozenset(n for n, fmt in formats.items() if fmt == common))
         result, odd = _write_checked(con, utf8_path, dialect, names, kinds, text_read, naive, dest, on_progress)
         if not odd:

@@ -80,8 +80,8 @@ def test_a_web_process_makes_its_duckdb_as_it_starts(tmp_path):
 
 
 def test_a_web_process_imports_its_views_and_token_backend_as_it_starts(tmp_path):
-    """Django imports the URLconf on a process's first request, and simplejwt its backend on the first token: ~1.5 s
-    that a user's first request to each web process (an upload, say) waited for."""
+    """Django imports the URLconf on a process's first request, and simplejwt its backend on the first token: 0.7 s
+    to 1.5 s that a user's first request to each web process (an upload, say) waited for."""
     code = ("import sys\nbefore = {'csv_app.apis.datasets', 'rest_framework_simplejwt.state'} & set(sys.modules)\n"
             "import ravid_project.wsgi\n"
             "print(sorted(before), 'csv_app.apis.datasets' in sys.modules, 'rest_framework_simplejwt.state' in sys.modules)")
