@@ -71,8 +71,13 @@ def write_batches(reader: pa.RecordBatchReader, dest: Path, flags: tuple[str, ..
     rows = 0
     with atomic_path(dest) as tmp:
         deltas = [f.name for f in schema if _delta(f.type)]
+        # Floats are stored plain, uncompressed too: snappy saved 12 MB of a 109 MB table (a price column, 5 M rows)
+        # and cost every scan of the column its decompression: its sum, min and max took 31-43 ms, not 17-28 ms, a
+        # filter on it 33-41 ms, not 16-23 ms (3 runs, best of 3 each), a 30-bin histogram of it, PNG included,
+        # 340 ms, not 293 ms (median of 5).
+        uncompressed = {f.name for f in schema if pa.types.is_floating(f.type)} | set(deltas)
         with pq.ParquetWriter(tmp, schema, use_dictionary=dictionary or False,
-                              compression={f.name: "none" if f.name in deltas else "snappy" for f in schema},
+                              compression={f.name: "none" if f.name in uncompressed else "snappy" for f in schema},
                               column_encoding={name: "DELTA_BINARY_PACKED" for name in deltas} or None) as writer:
             consumer = threading.Thread(target=consume, args=(writer,), name="ravid-parquet-writer", daemon=True)
             consumer.start()

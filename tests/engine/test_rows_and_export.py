@@ -129,3 +129,26 @@ def test_integers_dates_and_times_are_stored_as_deltas_and_read_back_exactly(con
         FROM range(1000) t(i) ORDER BY i""").fetchall()
     assert con.execute("SELECT * FROM read_parquet(?) ORDER BY __ravid_row", [str(dest)]).fetchall() == expected
     assert [tuple(r.values()) for r in pq.read_table(dest).to_pylist()] == expected
+
+
+def test_floats_are_stored_plain_and_uncompressed_and_read_back_exactly(con, tmp_path):
+    """Float columns are plain and uncompressed (every scan of them skips a decompression); text keeps snappy.
+    Extremes, NaN, infinities, -0.0 and nulls come back exactly."""
+    from analytics_app.engine.writer import write_query
+
+    dest = tmp_path / "f.parquet"
+    query = """
+        SELECT CAST(v AS DOUBLE) AS x, TRY_CAST(v AS FLOAT) AS y, 'text ' || i AS t
+        FROM (SELECT unnest(CAST(? AS DOUBLE[])) AS v, unnest(range(8)) AS i)"""
+    values = [1.7976931348623157e308, -5e-324, float("nan"), float("inf"), float("-inf"), -0.0, None, 0.1]
+    write_query(con, query, [values], dest)
+    group = pq.ParquetFile(dest).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    for name in ("x", "y"):
+        assert columns[name].compression == "UNCOMPRESSED" and "PLAIN" in columns[name].encodings, columns[name]
+    assert columns["t"].compression == "SNAPPY"
+    got = pq.read_table(dest).to_pydict()
+    assert [repr(v) for v in got["x"]] == ["1.7976931348623157e+308", "-5e-324", "nan", "inf", "-inf", "-0.0", "None",
+                                           "0.1"]
+    expected_y = [repr(row[0]) for row in con.execute(f"SELECT y FROM ({query})", [values]).fetchall()]
+    assert [repr(v) for v in got["y"]] == expected_y and expected_y[2:7] == ["nan", "inf", "-inf", "-0.0", "None"]
