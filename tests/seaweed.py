@@ -30,10 +30,6 @@ def free_ports(count: int, ip: str = "127.0.0.1") -> list[int]:
         return [s.getsockname()[1] for s in sockets]
 
 
-def free_port(ip: str = "127.0.0.1") -> int:
-    return free_ports(1, ip)[0]
-
-
 class SeaweedFS:
     """`weed server` (master, volume, filer, S3) on `ip`, its data in `folder`; only ACCESS_KEY/SECRET_KEY are
     accepted. `prefix` runs the command inside something else (`ip netns exec NS`)."""
