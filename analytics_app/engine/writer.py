@@ -75,9 +75,9 @@ def write_batches(reader: pa.RecordBatchReader, dest: Path, flags: tuple[str, ..
         # and cost every scan of the column its decompression: its sum, min and max took 31-43 ms, not 17-28 ms, a
         # filter on it 33-41 ms, not 16-23 ms (3 runs, best of 3 each), a 30-bin histogram of it, PNG included,
         # 340 ms, not 293 ms (median of 5).
-        uncompressed = {f.name for f in schema if pa.types.is_floating(f.type)} | set(deltas)
         with pq.ParquetWriter(tmp, schema, use_dictionary=dictionary or False,
-                              compression={f.name: "none" if f.name in uncompressed else "snappy" for f in schema},
+                              compression={f.name: "none" if _delta(f.type) or pa.types.is_floating(f.type)
+                                           else "snappy" for f in schema},
                               column_encoding={name: "DELTA_BINARY_PACKED" for name in deltas} or None) as writer:
             consumer = threading.Thread(target=consume, args=(writer,), name="ravid-parquet-writer", daemon=True)
             consumer.start()

@@ -87,6 +87,12 @@ def test_a_results_first_rows_read_with_pyarrow_are_those_duckdb_reads(con, tmp_
     assert len(head(con, table, 1000, plain)) == 300 and head(con, table, 1000, ["n"])[-1] == {"n": 299}
 
 
+def _column_chunks(dest) -> dict:
+    """The first row group's column chunks of a Parquet file, by column name (their encodings, compression)."""
+    group = pq.ParquetFile(dest).metadata.row_group(0)
+    return {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+
+
 def test_text_columns_whose_values_repeat_are_dictionary_encoded_and_others_plain(con, tmp_path):
     """A repetitive text column is written with a dictionary (a small file, fast to group); a column of mostly
     distinct values is written plain, which costs a third less to write and is no larger. Values are the same."""
@@ -96,8 +102,7 @@ def test_text_columns_whose_values_repeat_are_dictionary_encoded_and_others_plai
     written = write_query(con, "SELECT 'cat_' || (i % 50) AS category, 'id_' || i AS code, "
                                "CASE WHEN i % 5 = 0 THEN 'z' || (i % 3) END AS sparse FROM range(200000) t(i)", [], dest)
     assert written.row_count == 200000
-    group = pq.ParquetFile(dest).metadata.row_group(0)
-    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    encodings = {name: chunk.encodings for name, chunk in _column_chunks(dest).items()}
     assert "RLE_DICTIONARY" in encodings["category"] and "RLE_DICTIONARY" in encodings["sparse"]
     assert "RLE_DICTIONARY" not in encodings["code"]
     got = con.execute("SELECT category, code, sparse FROM read_parquet(?) WHERE __ravid_row IN (0, 7, 199999) "
@@ -117,8 +122,7 @@ def test_integers_dates_and_times_are_stored_as_deltas_and_read_back_exactly(con
                CAST(i % 3 AS TINYINT) AS small, DATE '1900-01-01' + CAST(i * 37 AS INTEGER) AS d,
                TIMESTAMP '1969-12-31 23:59:59.999999' + INTERVAL (i * 1000003) SECOND AS ts, i * 0.5 AS f
         FROM range(1000) t(i)""", [], dest)
-    group = pq.ParquetFile(dest).metadata.row_group(0)
-    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    columns = _column_chunks(dest)
     for name in ("n", "small", "d", "ts", "__ravid_row"):
         assert "DELTA_BINARY_PACKED" in columns[name].encodings and columns[name].compression == "UNCOMPRESSED"
     assert "DELTA_BINARY_PACKED" not in columns["f"].encodings
@@ -142,8 +146,7 @@ def test_floats_are_stored_plain_and_uncompressed_and_read_back_exactly(con, tmp
         FROM (SELECT unnest(CAST(? AS DOUBLE[])) AS v, unnest(range(8)) AS i)"""
     values = [1.7976931348623157e308, -5e-324, float("nan"), float("inf"), float("-inf"), -0.0, None, 0.1]
     write_query(con, query, [values], dest)
-    group = pq.ParquetFile(dest).metadata.row_group(0)
-    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    columns = _column_chunks(dest)
     for name in ("x", "y"):
         assert columns[name].compression == "UNCOMPRESSED" and "PLAIN" in columns[name].encodings, columns[name]
     assert columns["t"].compression == "SNAPPY"
