@@ -47,6 +47,9 @@ def test_a_queued_identical_request_is_the_same_task(client_a, ready_dataset):
     again = submit(client_a, file_id=file_id, operation="unique", column="city")
     assert again["task_id"] == first["task_id"] and again["reused"] is True
     assert again["message"] == "Operation started"
+    fresh = submit(client_a, file_id=file_id, operation="unique", column="city", fresh=True)
+    assert fresh["task_id"] == first["task_id"] and fresh["reused"] is True, "still to compute: fresh already"
+    assert Task.objects.filter(operation="unique").count() == 1
 
 
 def test_another_users_result_is_reused_only_when_shared_with_them(client_a, client_b, other_user, ready_dataset,
