@@ -212,7 +212,7 @@ class Client:
                                headers={"Content-Type": "text/csv"})
         r.raise_for_status()
         accepted = time.perf_counter() - started
-        self.wait(r.json()["task_id"], rows=0)
+        self.last_breakdown = self.wait(r.json()["task_id"], rows=0).get("timings", {})
         return r.json()["file_id"], r.json()["task_id"], accepted, time.perf_counter() - started
 
     def wait_profiled(self, file_id: str, timeout: float = 600) -> float:
@@ -497,7 +497,9 @@ def main() -> None:
         file_id, ingest_task, accepted, ingest = client.upload(csv)
         results["upload_to_ready_s"] = round(ingest, 3)
         results["upload_accepted_s"] = round(accepted, 3)
-        print(f"upload to READY: {ingest:.2f} s (the HTTP upload itself: {accepted:.2f} s)")
+        results["ingest_breakdown"] = client.last_breakdown
+        print(f"upload to READY: {ingest:.2f} s (the HTTP upload itself: {accepted:.2f} s; the ingest task: "
+              f"{breakdown(client)})")
         # The profile follows READY in a job of its own; the operations are timed once it is saved, so that
         # none of them shares the worker with it (and 'summary' reads it).
         results["profile_after_ready_s"] = round(client.wait_profiled(file_id), 3)
