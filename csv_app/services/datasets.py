@@ -113,7 +113,8 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
             columns=[{"name": c, "type": None} for c in dialect.columns],
             source_file=relative(source),
         )
-        task = Task.objects.create(owner=owner, dataset=dataset, operation=ingest_job().name, parameters={})
+        task = Task.objects.create(owner=owner, dataset=dataset, operation=ingest_job().name, parameters={},
+                                   enqueued_at=timezone.now())
         task_enqueue_on_commit(task)
         return dataset, task
 
