@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from csv_app.models import Task
 from csv_app.services import sweep
+from tests.conftest import run_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +71,9 @@ def test_an_uploads_ingest_whose_message_was_lost_is_published_again(client_a, p
     Task.objects.filter(id=task.id).update(enqueued_at=timezone.now() - timedelta(seconds=60))
     assert sweep.tasks_sweep_stale()["requeued"] == 1 and published == [body["task_id"]]
     assert client_a.get(f"/api/datasets/{body['file_id']}/").json()["status"] == "PENDING"
+    assert run_pending(body["task_id"]) == "SUCCESS"
+    assert client_a.get(f"/api/datasets/{body['file_id']}/").json()["status"] == "READY"
+    assert client_a.get(f"/api/tasks/{body['task_id']}/").json()["timings"]["queued_s"] >= 60
 
 
 def test_a_task_queued_without_an_enqueue_time_counts_from_its_creation(client_a, published, monkeypatch, settings):
