@@ -405,7 +405,12 @@ class Cluster:
         for queue in ("small", "heavy"):
             replies = self._control().control.add_consumer(queue, destination=[node], reply=True, timeout=5)
             assert any(node in r for r in replies or []), f"{node} did not answer add_consumer({queue})"
-        assert self.consuming(role) == {"small", "heavy"}, f"{node} consumes {self.consuming(role)}"
+        # As in pause: the reply can come before the worker lists the queue (a CI run read {'small'} at once and
+        # both queues in the assertion's message a moment later).
+        deadline = time.monotonic() + 10
+        while (now := self.consuming(role)) != {"small", "heavy"} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert now == {"small", "heavy"}, f"{node} consumes {now}"
 
     # --- what the platform says -------------------------------------------------------------------------------
     def health(self) -> dict:
