@@ -390,27 +390,23 @@ class Cluster:
 
     def pause(self, role: str) -> None:
         """The worker of host `role` takes no new job (it finishes the one it runs)."""
-        node = self.hosts[role].node
-        for queue in ("small", "heavy"):
-            replies = self._control().control.cancel_consumer(queue, destination=[node], reply=True, timeout=5)
-            assert any(node in r for r in replies or []), f"{node} did not answer cancel_consumer({queue})"
-        # The reply can come before the consumer has let go of the queue (seen while the worker was busy).
-        deadline = time.monotonic() + 10
-        while (left := self.consuming(role)) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert left == set(), f"{node} still consumes {left}"
+        self._set_queues(role, "cancel_consumer", set())
 
     def resume(self, role: str) -> None:
+        self._set_queues(role, "add_consumer", {"small", "heavy"})
+
+    def _set_queues(self, role: str, command: str, expected: set[str]) -> None:
+        """Send `command` (cancel_consumer or add_consumer) for both queues to the worker of host `role` and wait
+        until it lists `expected`: the reply can come before the worker has let go of a queue (seen while it was
+        busy) or lists a new one (a CI run read {'small'} at once and both queues a moment later)."""
         node = self.hosts[role].node
         for queue in ("small", "heavy"):
-            replies = self._control().control.add_consumer(queue, destination=[node], reply=True, timeout=5)
-            assert any(node in r for r in replies or []), f"{node} did not answer add_consumer({queue})"
-        # As in pause: the reply can come before the worker lists the queue (a CI run read {'small'} at once and
-        # both queues in the assertion's message a moment later).
+            replies = getattr(self._control().control, command)(queue, destination=[node], reply=True, timeout=5)
+            assert any(node in r for r in replies or []), f"{node} did not answer {command}({queue})"
         deadline = time.monotonic() + 10
-        while (now := self.consuming(role)) != {"small", "heavy"} and time.monotonic() < deadline:
+        while (now := self.consuming(role)) != expected and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert now == {"small", "heavy"}, f"{node} consumes {now}"
+        assert now == expected, f"{node} consumes {now}, not {expected}"
 
     # --- what the platform says -------------------------------------------------------------------------------
     def health(self) -> dict:
