@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from csv_app.models import Task
 from csv_app.services import sweep
-from tests.conftest import run_pending
+from tests.conftest import run_pending, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -61,8 +61,6 @@ def test_queued_tasks_missing_from_the_broker_are_published_again(client_a, read
 def test_an_uploads_ingest_whose_message_was_lost_is_published_again(client_a, published, monkeypatch):
     """The ingest an upload queues has its enqueue time like any job (it had none, so the sweep never looked at
     it: a lost message left the dataset PENDING for good), and its queue wait is in its timings."""
-    from tests.conftest import upload
-
     body = upload(client_a, "a,b\n1,2\n").json()
     task = Task.objects.get(id=body["task_id"])
     assert task.enqueued_at is not None and abs(task.enqueued_at - task.created_at) < timedelta(seconds=5)
@@ -78,8 +76,6 @@ def test_an_uploads_ingest_whose_message_was_lost_is_published_again(client_a, p
 
 def test_a_task_queued_without_an_enqueue_time_counts_from_its_creation(client_a, published, monkeypatch, settings):
     """Ingests queued by an earlier ravid have no enqueue time: the sweep still finds them once they are old."""
-    from tests.conftest import upload
-
     task_id = upload(client_a, "a,b\n1,2\n").json()["task_id"]
     Task.objects.filter(id=task_id).update(enqueued_at=None)
     monkeypatch.setattr(sweep, "queue_length", lambda: 1)
