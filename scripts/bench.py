@@ -409,7 +409,8 @@ def polars_on_csv(csv: Path, operation: str, out: Path) -> float:
         points = src.group_by("category").agg(pl.col("amount").sum()).sort("amount", descending=True).head(60).collect()
         draw(operation, points["category"], points["amount"], out)
     elif operation == "chart:scatter":
-        points = src.select("amount", "quantity").collect().sample(50_000)
+        points = src.select("amount", "quantity").collect()
+        points = points.sample(min(50_000, len(points)))
         draw(operation, points["amount"], points["quantity"], out)
     elif operation == "chart:line-text-x":
         top = src.group_by("zip").len().sort(["len", "zip"], descending=[True, False]).head(100).collect()["zip"]
@@ -455,7 +456,7 @@ def pandas_on_csv(csv: Path, operation: str, out: Path) -> float:
         points = frame.groupby("category")["amount"].sum().nlargest(60)
         draw(operation, points.index, points.values, out)
     elif operation == "chart:scatter":
-        points = frame[["amount", "quantity"]].sample(50_000)
+        points = frame[["amount", "quantity"]].sample(min(50_000, len(frame)))
         draw(operation, points["amount"], points["quantity"], out)
     elif operation == "chart:line-text-x":
         top = frame["zip"].value_counts().head(100).index
