@@ -113,8 +113,7 @@ def dataset_create(*, owner, upload, name: str | None = None) -> tuple[Dataset, 
             columns=[{"name": c, "type": None} for c in dialect.columns],
             source_file=relative(source),
         )
-        task = Task.objects.create(owner=owner, dataset=dataset, operation=ingest_job().name, parameters={},
-                                   enqueued_at=timezone.now())
+        task = Task.objects.create(owner=owner, dataset=dataset, operation=ingest_job().name, parameters={})
         task_enqueue_on_commit(task)
         return dataset, task
 
@@ -203,7 +202,7 @@ def dataset_from_task(*, task: Task, owner, name: str | None) -> tuple[Dataset, 
             columns=task.result_columns, origin_task=task,
         )
         job = Task.objects.create(owner=owner, dataset=dataset, source_task=task, reads_task_result=True,
-                                  operation=save_job().name, parameters={}, enqueued_at=timezone.now())
+                                  operation=save_job().name, parameters={})
         task_enqueue_on_commit(job)
         return dataset, job
 
@@ -227,8 +226,6 @@ def source_cleanup(dataset: Dataset) -> None:
 def datasets_purge_expired(now=None) -> int:
     """Remove datasets (with their tasks and files) and task results older than RETENTION_DAYS."""
     from datetime import timedelta
-
-    from django.utils import timezone
 
     days = settings.RETENTION_DAYS
     if not days:

@@ -185,7 +185,7 @@ def task_execute(task_id, *, worker: str = "", stop_errors: tuple = (), time_lim
     task = _claim(task_id, worker or worker_identity(), seen)
     if task is None:
         return None
-    timings = {"queued_s": _seconds(task.started_at - task.enqueued_at) if task.enqueued_at else None,
+    timings = {"queued_s": _seconds(task.started_at - task.enqueued_at),
                "claim_s": round(time.monotonic() - claiming, 4)}
     token = logging_context.task_id.set(str(task.id))
     try:

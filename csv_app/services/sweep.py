@@ -67,15 +67,13 @@ def tasks_sweep_stale() -> dict:
     # dropped with its worker): when the queue holds fewer messages than tasks have waited for a while,
     # those tasks are published again. A duplicate message is harmless: only one worker can claim a task.
     quiet_before = now - timedelta(seconds=settings.TASK_LOST_CHECK_SECONDS)
-    # An ingest queued before its enqueue time was recorded (ravid before 2026-12) counts from its creation.
-    quiet = Q(enqueued_at__lt=quiet_before) | Q(enqueued_at=None, created_at__lt=quiet_before)
-    waiting = list(Task.objects.filter(quiet, status=S.PENDING).values_list("id", "enqueued_at", "created_at"))
+    waiting = list(Task.objects.filter(status=S.PENDING, enqueued_at__lt=quiet_before).values_list("id", "enqueued_at"))
     if waiting:
         queued = queue_length()
         lost_before = now - timedelta(seconds=settings.TASK_PENDING_REQUEUE_SECONDS)
         suspicious = queued is not None and queued < len(waiting)
-        for task_id, enqueued_at, created_at in waiting:
-            if suspicious or (enqueued_at or created_at) < lost_before:
+        for task_id, enqueued_at in waiting:
+            if suspicious or enqueued_at < lost_before:
                 counts["requeued"] += task_requeue(task_id)
     counts["profiles"] = profiles_requeue_lost()
     return counts

@@ -9,7 +9,6 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from analytics_app.engine.results import CONTENT_TYPES
 from analytics_app.registry import InvalidParameters, get_job, get_operation
@@ -88,7 +87,7 @@ def task_submit(*, user, dataset: Dataset, operation: str, params: dict, source_
             owner=user, dataset=dataset, source_task=source_task, reads_task_result=source_task is not None,
             operation=operation, parameters=clean, schedule=schedule,
             callback_url=callback_url, callback_origin=callback_origin[:255],
-            idempotency_key=key, enqueued_at=timezone.now(),
+            idempotency_key=key,
         )
         task_enqueue_on_commit(task, ahead=waiting)
         return task

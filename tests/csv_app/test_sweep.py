@@ -74,12 +74,27 @@ def test_an_uploads_ingest_whose_message_was_lost_is_published_again(client_a, p
     assert client_a.get(f"/api/tasks/{body['task_id']}/").json()["timings"]["queued_s"] >= 60
 
 
-def test_a_task_queued_without_an_enqueue_time_counts_from_its_creation(client_a, published, monkeypatch, settings):
-    """Ingests queued by an earlier ravid have no enqueue time: the sweep still finds them once they are old."""
-    task_id = upload(client_a, "a,b\n1,2\n").json()["task_id"]
-    Task.objects.filter(id=task_id).update(enqueued_at=None)
+@pytest.mark.django_db(transaction=True)
+def test_tasks_queued_before_every_job_had_an_enqueue_time_count_from_their_creation(published, monkeypatch, settings):
+    """An upload's ingest queued by an earlier ravid has no enqueue time: migrating gives it its creation time, so
+    the sweep finds it once it is old, and every new task has one without its creator setting it."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("csv_app", "0011_dataset_profile_queue")])
+    old = executor.loader.project_state([("csv_app", "0011_dataset_profile_queue")]).apps
+    owner = old.get_model("auth", "User").objects.create(username="earlier")
+    dataset = old.get_model("csv_app", "Dataset").objects.create(owner=owner, name="old.csv", source_file="x")
+    created = timezone.now() - timedelta(seconds=settings.TASK_PENDING_REQUEUE_SECONDS + 5)
+    Task_then = old.get_model("csv_app", "Task")
+    task = Task_then.objects.create(owner=owner, dataset=dataset, operation="ingest", parameters={})
+    Task_then.objects.filter(id=task.id).update(created_at=created)
+    assert Task_then.objects.get(id=task.id).enqueued_at is None
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes("csv_app"))
+    assert abs(Task.objects.get(id=task.id).enqueued_at - created) < timedelta(seconds=1)
     monkeypatch.setattr(sweep, "queue_length", lambda: 1)
-    assert sweep.tasks_sweep_stale()["requeued"] == 0
-    Task.objects.filter(id=task_id).update(
-        created_at=timezone.now() - timedelta(seconds=settings.TASK_PENDING_REQUEUE_SECONDS + 5))
-    assert sweep.tasks_sweep_stale()["requeued"] == 1 and published == [task_id]
+    assert sweep.tasks_sweep_stale()["requeued"] == 1 and published == [str(task.id)]
+    fresh = Task.objects.create(owner_id=owner.id, dataset_id=dataset.id, operation="dedup")
+    assert abs(fresh.enqueued_at - timezone.now()) < timedelta(seconds=5)
