@@ -33,11 +33,26 @@ def publish(task_id: str, countdown: float | None = None, row: dict | None = Non
                          priority=priority, countdown=countdown)
 
 
+# The task's fields that choose its queue and priority (a row of them: `row` below).
+PUBLISH_FIELDS = ("owner_id", "operation", "parameters", "reads_task_result", "dataset__row_count",
+                  "source_task__result_row_count")
+
+
 def _publish_row(task_id: str) -> dict | None:
-    """The task's fields that choose its queue and priority, read once per publish."""
-    return Task.objects.filter(id=task_id).values(
-        "owner_id", "operation", "parameters", "reads_task_result", "dataset__row_count",
-        "source_task__result_row_count").first()
+    """The task's PUBLISH_FIELDS, read once per publish."""
+    return Task.objects.filter(id=task_id).values(*PUBLISH_FIELDS).first()
+
+
+def _row_of(task: Task) -> dict:
+    """The same fields from a task in hand (its dataset and source task as given to it)."""
+    def value(path: str):
+        found = task
+        for name in path.split("__"):
+            if getattr(found, f"{name}_id", "") is None:  # no such related row
+                return None
+            found = getattr(found, name)
+        return found
+    return {path: value(path) for path in PUBLISH_FIELDS}
 
 
 def _priority(task_id: str, row: dict | None = None) -> int:
@@ -80,11 +95,7 @@ def task_enqueue_on_commit(task: Task, ahead: int | None = None) -> None:
     """Publish the task when the surrounding transaction commits (a failure there undoes the transaction's work:
     see create_and_enqueue). Its queue is chosen from the new row as it is here (its dataset and source task as
     given to it); `ahead`: the user's other jobs queued or running, when the caller has just counted them."""
-    task_id = str(task.id)
-    row = {"owner_id": task.owner_id, "operation": task.operation, "parameters": task.parameters,
-           "reads_task_result": task.reads_task_result,
-           "dataset__row_count": task.dataset.row_count if task.dataset_id else None,
-           "source_task__result_row_count": task.source_task.result_row_count if task.source_task_id else None}
+    task_id, row = str(task.id), _row_of(task)
     transaction.on_commit(lambda: publish(task_id, row=row, ahead=ahead))
 
 
