@@ -1,5 +1,5 @@
 """Every task gets an enqueue time: tasks queued before it was recorded for every job (an upload's ingest had
-none, so the sweep's lost-message check never looked at it) take their creation time."""
+none; the sweep counted those from their creation) take their creation time."""
 from django.db import migrations
 from django.db.models import F
 

@@ -48,7 +48,8 @@ def _row_of(task: Task) -> dict:
     def value(path: str):
         found = task
         for name in path.split("__"):
-            if getattr(found, f"{name}_id", "") is None:  # no such related row
+            field = found._meta.get_field(name)
+            if field.is_relation and getattr(found, field.attname) is None:  # no such related row
                 return None
             found = getattr(found, name)
         return found
