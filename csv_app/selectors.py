@@ -10,7 +10,7 @@ from analytics_app.engine.tables import Table
 
 from .exceptions import NotFound
 from .models import Dataset, Schedule, Task
-from .storage import stored_files, stored_path
+from .storage import local_path, stored_files, stored_files_exist, stored_path
 
 
 def _uuid_or_404(value) -> uuid.UUID:
@@ -71,17 +71,29 @@ def task_status(task_id) -> str | None:
     return Task.objects.filter(id=task_id).values_list("status", flat=True).first()
 
 
-def task_result(task: Task) -> Result | None:
-    """What a finished task produced (an ingest's is its dataset's table), where it is stored, or None."""
+def task_result(task: Task, fetch: bool = True) -> Result | None:
+    """What a finished task produced (an ingest's is its dataset's table), where it is stored, or None. Its files
+    are on this host's disk; not `fetch`ed, they are there only if this host has them already (what it is, its
+    row count, columns and value, never need them)."""
     if task.status != Task.Status.SUCCESS or not task.result_files:
         return None
+    names = task.result_files.values()
+    folder = stored_files(task.result_dir, names) if fetch else local_path(task.result_dir)
     return Result(files=task.result_files, row_count=task.result_row_count, columns=task.result_columns,
-                  value=task.result_value, folder=stored_files(task.result_dir, task.result_files.values()))
+                  value=task.result_value, folder=folder)
 
 
-def task_result_table(task: Task) -> Table | None:
+def task_result_kept(task: Task) -> Result | None:
+    """A finished task's result when all of its files are still kept (not fetched: see task_result), else None."""
+    result = task_result(task, fetch=False)
+    if result is None or not stored_files_exist(task.result_dir, task.result_files.values()):
+        return None
+    return result
+
+
+def task_result_table(task: Task, fetch: bool = True) -> Table | None:
     """The table a finished task produced, or None (it failed, or produced a picture only)."""
-    result = task_result(task)
+    result = task_result(task, fetch)
     return result.table() if result is not None else None
 
 

@@ -98,6 +98,16 @@ def stored_files(rel_folder: str, names) -> Path:
     return folder
 
 
+def stored_files_exist(rel_folder: str, names) -> bool:
+    """Whether each of these files of a kept folder is kept, asked of the store when there is one: nothing is
+    fetched (a result checked before it is reused or chained need not come to this host)."""
+    names = list(names)
+    if not uses_object_store():
+        folder = local_path(rel_folder)
+        return all((folder / name).exists() for name in names)
+    return _object_store().has(rel_folder, names)
+
+
 def keep(rel: str, *, copies: dict | None = None, leave_local: bool = True) -> None:
     """The file or folder at `local_path(rel)` is kept in the store (a no-op on a local storage). `copies` maps a
     file's (device, inode) to the relative path of the stored file it is a hard link of: that one is copied inside
@@ -277,6 +287,14 @@ class ObjectStore:
             tmp.unlink(missing_ok=True)
         self.grown = True
         return True
+
+    def has(self, rel_folder: str, names: list[str]) -> bool:
+        """Whether the store holds every one of these files of the folder (one listing)."""
+        folder = self.key(rel_folder) + "/"
+        pages = self._call(f"list {rel_folder}", lambda: list(
+            self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder)))
+        held = {item["Key"][len(folder):] for page in pages for item in page.get("Contents", [])}
+        return all(name in held for name in names)
 
     def trim_if_grown(self, spare=frozenset()) -> None:
         """Bound the cache after a download (walking it on every read would cost a request more than the read)."""

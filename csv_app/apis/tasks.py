@@ -129,11 +129,12 @@ class TaskOutputSerializer(serializers.Serializer):
 
     @swagger_serializer_method(serializer_or_field=ResultOutputSerializer)
     def get_result(self, task):
-        result = task_result(task)
+        n = self.context.get("n", 100)
+        result = task_result(task, fetch=n > 0)  # on an object store, only rows asked for bring the files here
         if result is None:
             return None
         columns = [c["name"] for c in result.columns or []]
-        n, table = self.context.get("n", 100), result.table()
+        table = result.table()
         data = []
         if table is not None and n > 0 and table.exists():
             with engine() as con:

@@ -19,7 +19,7 @@ from analytics_app.registry import dataset_jobs, ingest_job, save_job
 
 from ..exceptions import Conflict, Invalid, NotFound, TooLarge
 from ..models import Dataset, DatasetShare, Task
-from ..selectors import task_result_table
+from ..selectors import task_result_kept
 from ..storage import dataset_dir, discard, keep, relative, remove_tree, result_dir
 from .queue import create_and_enqueue, task_enqueue_on_commit
 from .quota import over_quota_sentence, quota_bytes, release, reserve_or_refuse, storage_used
@@ -188,8 +188,8 @@ def dataset_unshare(*, dataset: Dataset, user_id: int) -> None:
 def dataset_from_task(*, task: Task, owner, name: str | None) -> tuple[Dataset, Task]:
     """A new dataset that will hold a task's table result: created PENDING with the job that writes it (linked,
     or written out for a selection: seconds per 10 M rows, so never inside the request)."""
-    table = task_result_table(task)
-    if table is None or not table.exists():
+    result = task_result_kept(task)
+    if result is None or result.table() is None:
         raise Conflict("Only a successful task with a table result can be saved as a dataset.")
     quota = quota_bytes()
     if quota is not None and storage_used(owner.id) >= quota:

@@ -15,7 +15,7 @@ from analytics_app.registry import InvalidParameters, get_job, get_operation
 
 from ..exceptions import Conflict, Forbidden, TooMany
 from ..models import Dataset, Task, TaskShare
-from ..selectors import dataset_profile_saved, dataset_table, task_result, task_result_table, tasks_visible_to
+from ..selectors import dataset_profile_saved, dataset_table, task_result_kept, task_result_table, tasks_visible_to
 from ..storage import discard, engine, keep, relative, result_dir, stored_path
 from .datasets import share_grant, share_revoke
 from .quota import release, reserve
@@ -33,7 +33,7 @@ def _idempotency_key(dataset_id, source_task_id, operation: str, params: dict) -
 
 def _source_schema(dataset: Dataset, source_task: Task | None) -> list[dict]:
     if source_task is not None:
-        if task_result_table(source_task) is None:
+        if task_result_table(source_task, fetch=False) is None:
             raise Conflict(f"The source task is {source_task.status} or has no table result; "
                            "operations can read a successful table result only.", {"task_id": [source_task.status]})
         return source_task.result_columns
@@ -99,8 +99,7 @@ def _reusable(user, dataset: Dataset, key: str) -> Task | None:
     """The newest identical task that succeeded on this input and that the user may see, its result still there."""
     for task in tasks_visible_to(user).filter(dataset=dataset, idempotency_key=key, status=S.SUCCESS).order_by(
             "-finished_at")[:5]:
-        result = task_result(task)
-        if result is not None and result.exists():
+        if task_result_kept(task) is not None:
             return task
     return None
 

@@ -109,6 +109,15 @@ def test_files_live_in_the_store_and_a_worker_reads_them_through_its_cache(objec
     dedup_id = r.json()["task_id"]
     expected = frame.drop_duplicates(subset=["id"])
     assert body["result"]["row_count"] == len(expected)
+    # Its status without rows, and the same request again (the result reused: checked in the store), bring none
+    # of its files to the web host.
+    again = api_user.post("/api/perform-operation/", json={"file_id": file_id, "operation": "dedup", "columns": ["id"]})
+    assert again.json()["reused"] is True and again.json()["task_id"] == dedup_id, again.text
+    assert not (settings.RESULTS_DIR / dedup_id).exists()
+    # Asked for rows, it is fetched.
+    first = api_user.get(f"/api/tasks/{dedup_id}/?n=2").json()["result"]["data"]
+    assert [row["id"] for row in first] == expected["id"].head(2).tolist()
+    assert (settings.RESULTS_DIR / dedup_id).exists()
     assert set(object_store.keys(f"results/{dedup_id}/")) == {
         f"results/{dedup_id}/attempt-1/selection.parquet", f"results/{dedup_id}/attempt-1/source.parquet"}
     download = api_user.get(f"/api/tasks/{dedup_id}/download/?format=csv")
