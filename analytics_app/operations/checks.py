@@ -16,6 +16,16 @@ def require_columns(field: str, names: list[str], schema: list[dict], kinds: tup
             )
 
 
+def require_not_written(field: str, names: list[str], written: tuple[str, ...], operation: str) -> None:
+    """None of `names` (columns the result keeps under their own names) is one of the columns the operation
+    writes itself, or a 400: a result cannot hold two columns of one name."""
+    for name in names:
+        if name in written:
+            raise serializers.ValidationError({field: [
+                f"'{name}' is also the name of a column {operation} writes itself ({', '.join(written)}), and a "
+                f"result cannot hold two columns of one name: choose another column."]})
+
+
 def require_value(params: dict, schema: list[dict], purpose: str) -> None:
     """`value` is a numeric column (any column when agg is count, when it may also be left out)."""
     if "value" in params:

@@ -4,7 +4,9 @@ from rest_framework import serializers
 from ..engine.correlation import METHODS, correlate
 from ..engine.writer import write_rows
 from ..registry import Operation, RunContext, register
-from .checks import NUMERIC_TYPES, Choice, ColumnList, require_columns
+from .checks import NUMERIC_TYPES, Choice, ColumnList, require_columns, require_not_written
+
+WRITTEN = ("column",)  # each row's label, beside one column per column correlated
 
 
 class CorrelationParams(serializers.Serializer):
@@ -18,6 +20,7 @@ def check(params: dict, schema: list[dict]) -> dict:
         params["columns"] = list(dict.fromkeys(params["columns"]))
     else:
         params["columns"] = [c["name"] for c in schema if c["type"] in NUMERIC_TYPES]
+    require_not_written("columns", params["columns"], WRITTEN, "correlation")
     if len(params["columns"]) < 2:
         raise serializers.ValidationError({"columns": ["A correlation needs at least two numeric columns."]})
     return params

@@ -4,7 +4,9 @@ from rest_framework import serializers
 
 from ..engine.histogram import MAX_BINS, histogram
 from ..registry import Operation, RunContext, register
-from .checks import Column, NUMERIC_TYPES, require_columns
+from .checks import Column, NUMERIC_TYPES, require_columns, require_not_written
+
+WRITTEN = ("bin_start", "bin_end", "count")  # beside the group_by column
 
 
 class HistogramParams(serializers.Serializer):
@@ -27,6 +29,7 @@ def check(params: dict, schema: list[dict]) -> dict:
         params.setdefault("bins", 10)
     if "group_by" in params:
         require_columns("group_by", [params["group_by"]], schema)
+        require_not_written("group_by", [params["group_by"]], WRITTEN, "histogram")
     return params
 
 

@@ -5,7 +5,9 @@ from ..engine.errors import EngineError
 from ..engine.statistics import group_statistics
 from ..engine.types import coerce, column_types
 from ..registry import Operation, RunContext, register
-from .checks import NUMERIC_TYPES, ColumnList, require_columns
+from .checks import NUMERIC_TYPES, ColumnList, require_columns, require_not_written
+
+WRITTEN = ("column", "count", "mean", "median", "mode", "min", "max", "std")  # beside the group_by columns
 
 
 class StatisticsParams(serializers.Serializer):
@@ -16,6 +18,7 @@ class StatisticsParams(serializers.Serializer):
 
 def check(params: dict, schema: list[dict]) -> dict:
     require_columns("group_by", params["group_by"], schema)
+    require_not_written("group_by", params["group_by"], WRITTEN, "statistics")
     types = column_types(schema)
     if "columns" in params:
         require_columns("columns", params["columns"], schema, NUMERIC_TYPES, "a numeric column")

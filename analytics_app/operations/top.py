@@ -3,7 +3,9 @@ from rest_framework import serializers
 
 from ..engine.top import top_groups
 from ..registry import Operation, RunContext, register
-from .checks import Choice, Column, require_columns, require_value
+from .checks import Choice, Column, require_columns, require_not_written, require_value
+
+WRITTEN = ("value",)  # beside the `by` column
 
 
 class TopParams(serializers.Serializer):
@@ -16,6 +18,7 @@ class TopParams(serializers.Serializer):
 
 def check(params: dict, schema: list[dict]) -> dict:
     require_columns("by", [params["by"]], schema)
+    require_not_written("by", [params["by"]], WRITTEN, "top")
     require_value(params, schema, "to rank by its")
     return params
 

@@ -3,7 +3,9 @@ from rest_framework import serializers
 
 from ..engine.trend import AGGREGATES, FREQUENCIES, trend_series
 from ..registry import Operation, RunContext, register
-from .checks import Choice, Column, DATE_TYPES, require_columns, require_value
+from .checks import Choice, Column, DATE_TYPES, require_columns, require_not_written, require_value
+
+WRITTEN = ("date", "value")  # beside the group_by column
 
 
 class TrendParams(serializers.Serializer):
@@ -19,6 +21,7 @@ def check(params: dict, schema: list[dict]) -> dict:
     require_value(params, schema, "to compute the")
     if "group_by" in params:
         require_columns("group_by", [params["group_by"]], schema)
+        require_not_written("group_by", [params["group_by"]], WRITTEN, "trend")
     return params
 
 

@@ -101,3 +101,39 @@ def test_top_over_decimal_commas_in_a_semicolon_file(ready_dataset, run_operatio
     file_id = ready_dataset("shop;amount\nnorth;377,20\nsouth;12,50\nnorth;0,80\n")
     body = run_operation(file_id, "top", by="shop", value="amount", agg="sum")
     assert body["result"]["data"] == [{"shop": "north", "value": 378.0}, {"shop": "south", "value": 12.5}]
+
+
+NAMED_LIKE_RESULTS = "value,count,column,x,d\n" + "".join(f"{i % 5},{i % 3},c{i % 2},{i * 1.5},2024-01-{1 + i % 28:02d}\n"
+                                                         for i in range(60))
+
+
+@pytest.mark.parametrize("body,field,name,written", [
+    ({"operation": "top", "by": "value", "value": "x"}, "by", "value", "value"),
+    ({"operation": "trend", "date": "d", "value": "x", "group_by": "value"}, "group_by", "value", "date, value"),
+    ({"operation": "histogram", "column": "x", "group_by": "count"}, "group_by", "count", "bin_start, bin_end, count"),
+    ({"operation": "statistics", "group_by": ["column"], "columns": ["x"]}, "group_by", "column",
+     "column, count, mean, median, mode, min, max, std"),
+    ({"operation": "correlation", "columns": ["count", "x"]}, None, None, None),
+])
+def test_a_column_named_like_one_the_result_writes_is_a_400_not_a_failed_task(client_a, ready_dataset, body, field,
+                                                                               name, written):
+    """Grouped by a column called `value` (a `unique` result has one), `top` used to fail inside the worker with an
+    internal error, and a trend or histogram grouped so made a status that answered 500."""
+    file_id = ready_dataset(NAMED_LIKE_RESULTS)
+    r = submit(client_a, file_id=file_id, **body)
+    if field is None:  # `count` is no column correlation writes: it runs
+        assert r.status_code == 202, r.content
+        assert run_pending(r.json()["task_id"]) == "SUCCESS"
+        assert client_a.get(f"/api/tasks/{r.json()['task_id']}/?n=5").json()["result"]["columns"] == ["column", "count", "x"]
+        return
+    assert r.status_code == 400, r.content
+    assert r.json()["details"] == {field: [
+        f"'{name}' is also the name of a column {body['operation']} writes itself ({written}), and a result cannot "
+        f"hold two columns of one name: choose another column."]}
+
+
+def test_a_correlation_of_a_column_named_column_is_a_400_not_a_matrix_without_labels(client_a, ready_dataset):
+    r = submit(client_a, file_id=ready_dataset("column,x\n1,2\n2,5\n3,7\n"), operation="correlation",
+               columns=["column", "x"])
+    assert r.status_code == 400
+    assert "'column' is also the name of a column correlation writes itself (column)" in r.json()["details"]["columns"][0]
