@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .errors import EngineError
 from .files import atomic_path
 from .results import TABLE, Result
 from .sql import ROW_ID
@@ -46,6 +47,10 @@ def write_batches(reader: pa.RecordBatchReader, dest: Path, flags: tuple[str, ..
                   naive: tuple[str, ...] = ()) -> Result:
     """Write every batch with a dense row number; producing and writing overlap in two threads."""
     dest = Path(dest)
+    twice = sorted({name for name in reader.schema.names if reader.schema.names.count(name) > 1})
+    if twice:  # the operations refuse such requests; a file with two columns of one name could not be read back
+        raise EngineError(f"The result would hold two columns named {', '.join(map(repr, twice))}; "
+                          "a result's column names must differ.")
     kept = [f.with_type(pa.timestamp(f.type.unit)) if f.name in naive else f
             for f in reader.schema if f.name not in flags]
     schema = pa.schema(kept, metadata=reader.schema.metadata).append(pa.field(ROW_ID, pa.int64(), nullable=False))

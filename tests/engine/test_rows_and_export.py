@@ -155,3 +155,12 @@ def test_floats_are_stored_plain_and_uncompressed_and_read_back_exactly(con, tmp
                                            "0.1"]
     expected_y = [repr(row[0]) for row in con.execute(f"SELECT y FROM ({query})", [values]).fetchall()]
     assert [repr(v) for v in got["y"]] == expected_y and expected_y[2:7] == ["nan", "inf", "-inf", "-0.0", "None"]
+
+
+def test_a_result_with_two_columns_of_one_name_is_refused_and_nothing_is_written(con, tmp_path):
+    from analytics_app.engine.writer import write_query
+
+    with pytest.raises(EngineError) as caught:
+        write_query(con, "SELECT 1 AS value, 2 AS value, 3 AS n", [], tmp_path / "out.parquet")
+    assert caught.value.message == "The result would hold two columns named 'value'; a result's column names must differ."
+    assert list(tmp_path.iterdir()) == []
