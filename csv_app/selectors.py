@@ -2,14 +2,16 @@
 import uuid
 from pathlib import PurePosixPath
 
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from analytics_app.engine.results import PROFILE_FILE, Result
 from analytics_app.engine.summary import load_profile
 from analytics_app.engine.tables import Table
 
 from .exceptions import NotFound
-from .models import Dataset, Schedule, Task
+from .models import Dataset, Schedule, Task, TaskShare
 from .storage import local_path, stored_files, stored_files_exist, stored_path
 
 
@@ -32,23 +34,32 @@ def dataset_get_for_user(user, dataset_id) -> Dataset:
         raise NotFound() from None
 
 
-def _own_with_access(user) -> Q:
-    """The user's own tasks on data they may still read: their own datasets, datasets still shared with them, or
-    datasets one of whose results is shared with them (what they derived from that result). A revoked share
-    takes every result the grantee derived from that dataset with it (chained ones too: they read the same
-    dataset); a result they saved as a dataset of their own stays theirs."""
+def _shared_results_and_chains(user) -> RawSQL:
+    """The ids of the tasks shared with the user, and of the user's own tasks chained on those (at any depth)."""
+    q = connection.ops.quote_name
+    task, task_share = q(Task._meta.db_table), q(TaskShare._meta.db_table)
+    return RawSQL(
+        f"WITH RECURSIVE derived (id) AS (SELECT task_id FROM {task_share} WHERE user_id = %s "
+        f"UNION SELECT t.id FROM {task} t JOIN derived d ON t.source_task_id = d.id WHERE t.owner_id = %s) "
+        f"SELECT id FROM derived", [user.id, user.id])
+
+
+def _readable(user) -> Q:
+    """The tasks the user may read: their own on a dataset they own or that is still shared with them, those shared
+    with them, and their own chained on those. So a revoked dataset share takes with it every result the grantee
+    computed from that dataset (chained ones too), except what they derived from a result of it still shared with
+    them; a result they saved as a dataset of their own stays theirs (the dataset is theirs)."""
     still_shared = Dataset.objects.filter(shares__user=user).values("id")
-    result_shared = Task.objects.filter(shares__user=user).values("dataset_id")
-    return Q(owner=user) & (Q(dataset__owner=user) | Q(dataset_id__in=still_shared) | Q(dataset_id__in=result_shared))
+    own = Q(owner=user) & (Q(dataset__owner=user) | Q(dataset_id__in=still_shared))
+    return own | Q(id__in=_shared_results_and_chains(user))
 
 
 def tasks_of_user(user) -> QuerySet:
-    return Task.objects.filter(_own_with_access(user)).select_related("dataset", "owner")
+    return Task.objects.filter(_readable(user), owner=user).select_related("dataset", "owner")
 
 
 def tasks_visible_to(user) -> QuerySet:
-    own_or_shared = _own_with_access(user) | Q(id__in=Task.objects.filter(shares__user=user).values("id"))
-    return Task.objects.filter(own_or_shared).select_related("dataset", "source_task", "owner")
+    return Task.objects.filter(_readable(user)).select_related("dataset", "source_task", "owner")
 
 
 def task_get_for_user(user, task_id) -> Task:

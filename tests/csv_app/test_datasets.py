@@ -190,6 +190,44 @@ def test_share_and_revoke(client_a, client_b, other_user, ready_dataset, run_ope
     assert client_b.get(f"/api/datasets/{file_id}/").status_code == 404
 
 
+
+def test_a_revoked_dataset_leaves_only_what_was_derived_from_a_result_still_shared(client_a, client_b, other_user,
+                                                                                    ready_dataset, run_operation):
+    """Shared a dataset and a filtered part of it, then the dataset taken back: the grantee keeps the part and what
+    they chained on it (at any depth), not what they computed over the whole dataset (a `unique` of every row stayed
+    readable, and chainable, for as long as any result of that dataset was shared with them)."""
+    file_id = ready_dataset("city,amount\nOslo,1\nRome,2\nOslo,3\nLima,4\n")
+    assert client_a.post(f"/api/datasets/{file_id}/share", {"user": other_user.email}, format="json").status_code == 201
+    part = run_operation(file_id, "filter", filters=[{"column": "city", "operator": "eq", "value": "Oslo"}])
+    assert client_a.post(f"/api/tasks/{part['task_id']}/share", {"user": other_user.email}, format="json").status_code == 201
+
+    def chain(source: str, **body) -> str:
+        r = client_b.post("/api/perform-operation/", {"task_id": source, **body}, format="json")
+        assert r.status_code == 202, r.content
+        assert run_pending(r.json()["task_id"]) == "SUCCESS"
+        return r.json()["task_id"]
+
+    whole = run_operation(file_id, "unique", client=client_b, column="city")["task_id"]
+    on_whole = chain(whole, operation="top", by="count", agg="count")
+    on_part = chain(part["task_id"], operation="unique", column="amount")
+    on_on_part = chain(on_part, operation="top", by="count", agg="count")
+
+    def readable() -> set[str]:
+        listed = {t["task_id"] for t in client_b.get("/api/tasks/?page_size=100").json()["results"]}
+        answered = {t for t in (part["task_id"], whole, on_whole, on_part, on_on_part)
+                    if client_b.get(f"/api/tasks/{t}/?n=5").status_code == 200}
+        assert listed == answered
+        return answered
+
+    assert readable() == {part["task_id"], whole, on_whole, on_part, on_on_part}
+    assert client_a.delete(f"/api/datasets/{file_id}/share/{other_user.id}/").status_code == 204
+    assert readable() == {part["task_id"], on_part, on_on_part}
+    assert client_b.get(f"/api/tasks/{whole}/rows").status_code == 404
+    assert client_b.post("/api/perform-operation/", {"task_id": whole, "operation": "unique", "column": "value"},
+                         format="json").status_code == 404
+    assert client_a.delete(f"/api/tasks/{part['task_id']}/share/{other_user.id}/").status_code == 204
+    assert readable() == set()
+
 def test_a_10_mb_single_field_round_trips(client_a, ready_dataset):
     big = "x" * (10 * 1024 * 1024)
     file_id = ready_dataset(f'id,blob\n1,"{big}"\n2,small\n')
