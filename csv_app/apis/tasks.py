@@ -375,8 +375,12 @@ def owned_task(request, task_id) -> Task:
 
 
 def _require_success(task: Task) -> None:
-    if task.status != Task.Status.SUCCESS:
+    if task.status in (Task.Status.PENDING, Task.Status.STARTED):
         raise ApiError(409, f"The task is {task.status}; its result is available once it succeeds.")
+    if task.status != Task.Status.SUCCESS:  # it ended without one
+        ended = "was cancelled" if task.status == Task.Status.REVOKED else "failed"
+        raise ApiError(409, f"The task {ended} ({task.status}), so it has no result; submit the operation again "
+                            "for one.")
 
 
 def _finished_table(request, task_id) -> tuple[Task, Table]:
@@ -410,10 +414,9 @@ class TaskDownloadApi(APIView):
     @swagger_auto_schema(operation_summary="Download a result (csv, json, parquet; png for charts)",
                          query_serializer=QuerySerializer, responses={200: "The file"}, tags=["tasks"])
     def get(self, request, task_id):
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
         task = task_get_for_user(request.user, task_id)
-        return result_file(task, query.validated_data.get("format"))
+        # Checked against this result's own formats (a table's are not a chart's), not the list of every format.
+        return result_file(task, request.query_params.get("format") or None)
 
 
 def result_file(task: Task, fmt: str | None) -> FileResponse:

@@ -43,7 +43,9 @@ def test_a_choice_error_names_the_allowed_values(client_a, ready_dataset, body, 
 def test_a_download_format_error_names_the_formats(client_a, ready_dataset, run_operation):
     task_id = run_operation(ready_dataset(CSV), "unique", column="team")["task_id"]
     r = client_a.get(f"/api/tasks/{task_id}/download/?format=xlsx")
-    assert r.status_code == 400 and "use one of: csv, json, parquet, png." in r.json()["error"]
+    assert r.status_code == 400
+    assert r.json()["error"] == "This result downloads as csv, json, parquet; not as xlsx."  # png is a chart's
+    assert r.json()["details"] == {"format": ["use csv, json, parquet"]}
 
 
 def test_a_date_that_does_not_parse_says_which_form_to_use(client_a, ready_dataset):

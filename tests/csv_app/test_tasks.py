@@ -164,6 +164,15 @@ def test_cancel_a_queued_task_means_it_never_runs(client_a, people):
     assert client_a.get(f"/api/tasks/{task_id}/").json()["status"] == "REVOKED"
     assert not (settings.RESULTS_DIR / task_id).exists()
     assert client_a.post(f"/api/tasks/{task_id}/cancel/").status_code == 409
+    # Its rows and download say it has none and never will, not that they come "once it succeeds".
+    for url in (f"/api/tasks/{task_id}/rows", f"/api/tasks/{task_id}/download/"):
+        r = client_a.get(url)
+        assert r.status_code == 409
+        assert r.json()["error"] == "The task was cancelled (REVOKED), so it has no result; submit the operation again for one."
+    queued = client_a.post("/api/perform-operation/", {"file_id": people, "operation": "unique", "column": "name"},
+                           format="json").json()["task_id"]
+    assert client_a.get(f"/api/tasks/{queued}/rows").json()["error"] == \
+        "The task is PENDING; its result is available once it succeeds."
 
 
 def test_delete_task_removes_its_files(client_a, people, run_operation):
