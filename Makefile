@@ -37,7 +37,7 @@ run: install ## Start everything, supervised: web on HOST:PORT, worker, beat, Fl
 
 web: install ## Start only the web server (gunicorn) on HOST:PORT
 	$(embedded_broker)
-	$(BIN)/gunicorn ravid_project.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-$$(nproc 2>/dev/null || echo 2)} -k gthread --threads $${WEB_THREADS:-8} --timeout 120 --graceful-timeout 5 --keep-alive 65
+	$(BIN)/gunicorn ravid_project.wsgi --no-control-socket -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-$$(nproc 2>/dev/null || echo 2)} -k gthread --threads $${WEB_THREADS:-8} --timeout 120 --graceful-timeout 5 --keep-alive 65
 
 worker: install ## Start only a Celery worker (WORKER_QUEUES=small for one that takes small jobs only)
 	$(embedded_broker)

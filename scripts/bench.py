@@ -92,7 +92,7 @@ class Stack:
                 [python, "-m", "ravid_project.embedded_broker", "run"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(
-            [str(bindir / "gunicorn"), "ravid_project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread",
+            [str(bindir / "gunicorn"), "ravid_project.wsgi", "--no-control-socket", "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread",
              "--threads", "8", "--timeout", "600"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(

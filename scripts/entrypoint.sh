@@ -8,7 +8,7 @@ case "$role" in
   web)
     python manage.py migrate --noinput
     python manage.py prepare_storage
-    exec gunicorn ravid_project.wsgi -b "0.0.0.0:${PORT:-8000}" -w "${WEB_CONCURRENCY:-$(nproc)}" -k gthread \
+    exec gunicorn ravid_project.wsgi --no-control-socket -b "0.0.0.0:${PORT:-8000}" -w "${WEB_CONCURRENCY:-$(nproc)}" -k gthread \
       --threads "${WEB_THREADS:-8}" --timeout 120 --keep-alive 65 --access-logfile -
     ;;
   worker)

@@ -15,5 +15,6 @@ if [ "${1:-}" = "--auth" ]; then
   echo "$FLOWER_BASIC_AUTH"
   exit 0
 fi
-exec celery -A ravid_project flower --port="${FLOWER_PORT:-5555}" --address="${FLOWER_ADDRESS:-127.0.0.1}" \
-  --basic-auth="$FLOWER_BASIC_AUTH"
+# Flower reads FLOWER_BASIC_AUTH from its environment: on its command line the password would show in `ps`.
+export FLOWER_BASIC_AUTH
+exec celery -A ravid_project flower --port="${FLOWER_PORT:-5555}" --address="${FLOWER_ADDRESS:-127.0.0.1}"

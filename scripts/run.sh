@@ -92,7 +92,7 @@ priority=200
 [program:web]
 $common
 stopasgroup=true
-command=$python -m gunicorn ravid_project.wsgi -b $HOST:$PORT -w $WEB_CONCURRENCY -k gthread --threads $WEB_THREADS --timeout 120 --graceful-timeout 5 --keep-alive 65 --access-logfile -
+command=$python -m gunicorn ravid_project.wsgi --no-control-socket -b $HOST:$PORT -w $WEB_CONCURRENCY -k gthread --threads $WEB_THREADS --timeout 120 --graceful-timeout 5 --keep-alive 65 --access-logfile -
 stopwaitsecs=7
 
 [program:worker]
