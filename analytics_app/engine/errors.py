@@ -10,6 +10,17 @@ class EngineError(Exception):
         self.details = details or {}
 
 
+SHOWN_COLUMNS = 50
+
+
+def unknown_column(name: str, columns, what: str = "column") -> str:
+    """A sentence for a column name that is not there, naming the ones that are (the first SHOWN_COLUMNS)."""
+    columns = list(columns)
+    more = len(columns) - SHOWN_COLUMNS
+    listed = ", ".join(columns[:SHOWN_COLUMNS]) + (f" (and {more} more)" if more > 0 else "")
+    return f"Unknown {what} '{name}'. Columns are: {listed}."
+
+
 class Cancelled(Exception):
     """The caller asked the running computation to stop."""
 

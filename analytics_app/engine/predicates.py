@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import EngineError
+from .errors import EngineError, unknown_column
 from .sql import quote_ident
 from .types import NUMERIC, STRING, TEMPORAL, coerce
 
@@ -38,7 +38,7 @@ MAX_LIST_VALUES = 10_000
 def condition_sql(cond: Condition, types: dict[str, str], field: str = "filters") -> tuple[str, list]:
     """One condition as SQL and its bound values; EngineError naming the column, operator or value."""
     if cond.column not in types:
-        raise _field_error(field, f"Unknown column '{cond.column}'.")
+        raise _field_error(field, unknown_column(cond.column, types))
     op = normalize_operator(cond.operator)
     if op is None:
         raise _field_error(

@@ -6,7 +6,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import EngineError
+from .errors import EngineError, unknown_column
 from .predicates import Condition, where_sql
 from .selections import selected_ids
 from .sql import PARQUET, ROW_ID, quote_ident
@@ -42,10 +42,11 @@ def read_page(
     wanted = columns or [c["name"] for c in schema]
     for name in wanted:
         if name not in types:
-            raise EngineError(f"Unknown column '{name}'.", {"columns": [f"Unknown column '{name}'."]})
+            raise EngineError(unknown_column(name, types), {"columns": [unknown_column(name, types)]})
     for key in sort:
         if key.column not in types:
-            raise EngineError(f"Unknown sort column '{key.column}'.", {"sort": [f"Unknown column '{key.column}'."]})
+            raise EngineError(unknown_column(key.column, types, "sort column"),
+                              {"sort": [unknown_column(key.column, types)]})
     where, params = where_sql(conditions, types, field="f")
     offset = (page - 1) * page_size
     rowid = quote_ident(ROW_ID)

@@ -1,6 +1,7 @@
 """Checks of an operation's parameters against the dataset's columns, shared by the operations."""
 from rest_framework import serializers
 
+from ..engine.errors import unknown_column
 from ..engine.types import NUMERIC, TEMPORAL, column_types
 
 
@@ -9,7 +10,7 @@ def require_columns(field: str, names: list[str], schema: list[dict], kinds: tup
     types = column_types(schema)
     for name in names:
         if name not in types:
-            raise serializers.ValidationError({field: [f"Unknown column '{name}'. Columns are: {', '.join(types)}."]})
+            raise serializers.ValidationError({field: [unknown_column(name, types)]})
         if kinds and types[name] not in kinds:
             raise serializers.ValidationError(
                 {field: [f"Column '{name}' is {types[name]}; {what or ' or '.join(kinds)} is needed."]}

@@ -199,8 +199,10 @@ def test_a_shared_task_result_can_be_read_but_not_cancelled_or_deleted(client_a,
     assert client_b.get(f"/api/tasks/{task_id}/rows").status_code == 200
     assert client_b.delete(f"/api/tasks/{task_id}/").status_code == 403
     assert client_b.post(f"/api/tasks/{task_id}/share", {"user": "x"}, format="json").status_code == 403
-    r = client_b.post("/api/perform-operation/", {"task_id": task_id, "operation": "top", "by": "value", "value": "count"}, format="json")
+    r = client_b.post("/api/perform-operation/", {"task_id": task_id, "operation": "filter",
+                                                  "filters": [{"column": "count", "operator": "gt", "value": 1}]}, format="json")
     assert r.status_code == 202
+    assert run_pending(r.json()["task_id"]) == "SUCCESS"
     assert client_a.delete(f"/api/tasks/{task_id}/share/{other_user.id}/").status_code == 204
     assert client_b.get(f"/api/tasks/{task_id}/").status_code == 404
 

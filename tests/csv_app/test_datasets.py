@@ -144,11 +144,11 @@ def test_rows_query(client_a, ready_dataset):
 @pytest.mark.parametrize(
     "query,field,text",
     [
-        ("columns=id,nope", "columns", "Unknown column 'nope'."),
-        ("f=nope,eq,1", "f", "Unknown column 'nope'."),
+        ("columns=id,nope", "columns", "Unknown column 'nope'. Columns are: id, team."),
+        ("f=nope,eq,1", "f", "Unknown column 'nope'. Columns are: id, team."),
         ("f=id,like,1", "f", "Unknown operator 'like'"),
         ("f=id,gt,abc", "value", "Value 'abc' is not a valid integer for column 'id'."),
-        ("sort=-nope", "sort", "Unknown sort column 'nope'."),
+        ("sort=-nope", "sort", "Unknown sort column 'nope'. Columns are: id, team."),
         ("page=0", "page", None),
         ("page_size=1001", "page_size", None),
         ("colums=id", "colums", "Unknown query parameter 'colums'."),
@@ -160,7 +160,7 @@ def test_bad_rows_queries_are_400_naming_the_problem(client_a, ready_dataset, qu
     assert r.status_code == 400
     assert field in r.json()["details"]
     if text:
-        assert r.json()["error"].startswith(text)
+        assert r.json()["error"].startswith(text), r.json()["error"]
 
 
 def test_delete_removes_rows_and_files(client_a, ready_dataset, run_operation):

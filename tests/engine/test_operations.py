@@ -115,3 +115,12 @@ def test_rank_correlation_diagonal_is_one_or_undefined_as_pandas(con, ingest, me
         for y in "abc":
             want = expected.loc[x, y]
             assert (matrix[x][y] is None) if pd.isna(want) else matrix[x][y] == pytest.approx(want), (x, y)
+
+
+def test_an_unknown_column_names_the_columns_there_are_the_first_fifty_of_many():
+    from analytics_app.engine.errors import unknown_column
+
+    assert unknown_column("x", ["a", "b"]) == "Unknown column 'x'. Columns are: a, b."
+    many = unknown_column("x", [f"c{i}" for i in range(120)], "sort column")
+    assert many.startswith("Unknown sort column 'x'. Columns are: c0, c1,")
+    assert many.endswith("c48, c49 (and 70 more).")
