@@ -33,7 +33,7 @@ def _cron_fields(cron: str, tz: str) -> dict:
     try:
         crontab(**fields)
     except (ValueError, TypeError, IndexError) as exc:
-        raise Invalid(f"The cron line '{cron}' is not valid: {exc}.", {"cron": ["five fields, e.g. '0 6 * * 1-5'"]}) from None
+        raise Invalid(f"The cron line '{cron}' is not valid: {str(exc).rstrip('.')}.", {"cron": ["five fields, e.g. '0 6 * * 1-5'"]}) from None
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

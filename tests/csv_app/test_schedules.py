@@ -42,7 +42,7 @@ def test_an_every_schedule_is_an_interval(client_a, ready_dataset):
     ({}, "cron", "Give either 'cron' (five fields, with an optional 'timezone') or 'every'"),
     ({"cron": "0 6 * * *", "every": 60}, "cron", "Give either 'cron'"),
     ({"cron": "0 6 * *"}, "cron", "A cron schedule has five fields (minute hour day-of-month month day-of-week); '0 6 * *' has 4."),
-    ({"cron": "99 6 * * *"}, "cron", "The cron line '99 6 * * *' is not valid"),
+    ({"cron": "99 6 * * *"}, "cron", "The cron line '99 6 * * *' is not valid: Invalid end range: 99 > 59."),
     ({"cron": "0 6 * * *", "timezone": "Mars/Olympus"}, "timezone", "Unknown timezone 'Mars/Olympus'"),
     ({"every": 30}, "every", "'every' is at least 60 seconds; 30 was given."),
     ({"every": "often"}, "every", "A valid integer is required."),
@@ -51,6 +51,7 @@ def test_a_bad_when_is_a_400_naming_the_field(client_a, ready_dataset, when, fie
     r = create(client_a, file_id=ready_dataset(CSV), operation="unique", column="city", **when)
     assert r.status_code == 400, r.content
     assert field in r.json()["details"] and error in r.json()["error"] + " ".join(r.json()["details"][field])
+    assert not r.json()["error"].endswith("..")
     assert not Schedule.objects.exists() and not PeriodicTask.objects.filter(name__startswith="ravid").exists()
 
 
