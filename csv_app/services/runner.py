@@ -358,7 +358,7 @@ def _succeed_dataset(task: Task, result: Result, work_dir: Path, counted: int | 
         Dataset.objects.filter(id=task.dataset_id).update(
             status=Dataset.Status.READY, row_count=result.row_count, columns=result.columns,
             parquet_file=relative(result.table().path), error="",
-            **({"stored_bytes": counted} if counted is not None else {}),
+            **({"stored_bytes": counted, "size_bytes": counted} if counted is not None else {}),  # a save's size: its table's
         )
     if counted is None:
         source_cleanup(task.dataset)

@@ -105,6 +105,8 @@ def test_saving_a_result_as_a_dataset_past_the_quota_fails_clearly_and_keeps_not
     r = client_a.post(f"/api/tasks/{task_id}/save-as-dataset", {"name": "mine"}, format="json")
     assert r.status_code == 201 and run_pending(r.json()["task_id"]) == "SUCCESS"
     assert used(client_a) == on_disk(Dataset.objects.get(id=r.json()["file_id"]).owner) > kept
+    saved = client_a.get(f"/api/datasets/{r.json()['file_id']}/").json()  # its size: its table's, not 0
+    assert saved["size_bytes"] == sum(f.stat().st_size for f in dataset_dir(r.json()["file_id"]).iterdir()) > 0
 
 
 @pytest.mark.django_db(transaction=True)
