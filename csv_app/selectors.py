@@ -15,11 +15,17 @@ from .models import Dataset, Schedule, Task, TaskShare
 from .storage import local_path, stored_files, stored_files_exist, stored_path
 
 
-def _uuid_or_404(value) -> uuid.UUID:
+def _not_found(kind: str, value) -> NotFound:
+    """The same 404 for what does not exist and for what is someone else's, naming what was asked for."""
+    whose = "yours" if kind == "schedule" else "yours or shared with you"  # a schedule is never shared
+    return NotFound(f"No {kind} '{str(value)[:64]}' is {whose}.")
+
+
+def _uuid_or_404(value, kind: str) -> uuid.UUID:
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
-        raise NotFound() from None
+        raise _not_found(kind, value) from None
 
 
 def datasets_visible_to(user) -> QuerySet:
@@ -29,9 +35,9 @@ def datasets_visible_to(user) -> QuerySet:
 
 def dataset_get_for_user(user, dataset_id) -> Dataset:
     try:
-        return datasets_visible_to(user).get(id=_uuid_or_404(dataset_id))
+        return datasets_visible_to(user).get(id=_uuid_or_404(dataset_id, "dataset"))
     except Dataset.DoesNotExist:
-        raise NotFound() from None
+        raise _not_found("dataset", dataset_id) from None
 
 
 def _shared_results_and_chains(user) -> RawSQL:
@@ -65,17 +71,17 @@ def tasks_visible_to(user) -> QuerySet:
 def task_get_for_user(user, task_id) -> Task:
     """A task the user owns or that was shared with them; 404 otherwise."""
     try:
-        return tasks_visible_to(user).get(id=_uuid_or_404(task_id))
+        return tasks_visible_to(user).get(id=_uuid_or_404(task_id, "task"))
     except Task.DoesNotExist:
-        raise NotFound() from None
+        raise _not_found("task", task_id) from None
 
 
 def schedule_get_for_owner(user, schedule_id) -> Schedule:
     """The user's own schedule; 404 for anyone else's, as for one that does not exist."""
     try:
-        return Schedule.objects.get(id=_uuid_or_404(schedule_id), owner=user)
+        return Schedule.objects.get(id=_uuid_or_404(schedule_id, "schedule"), owner=user)
     except Schedule.DoesNotExist:
-        raise NotFound() from None
+        raise _not_found("schedule", schedule_id) from None
 
 
 def task_status(task_id) -> str | None:

@@ -174,7 +174,7 @@ def share_grant(share_model, target: str, obj, user_identifier: str):
 def share_revoke(share_model, target: str, obj, user_id: int) -> None:
     deleted, _ = share_model.objects.filter(**{target: obj}, user_id=user_id).delete()
     if not deleted:
-        raise NotFound()
+        raise NotFound(f"This {target} is not shared with user {user_id}.")
 
 
 def dataset_share(*, dataset: Dataset, user_identifier: str) -> DatasetShare:

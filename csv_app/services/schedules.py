@@ -126,12 +126,18 @@ def schedule_run(schedule_id) -> Task | None:
     try:
         if schedule.dataset_id is None:
             raise NotFound("The dataset this schedule reads was deleted.")
-        dataset = dataset_get_for_user(schedule.owner, schedule.dataset_id)
+        try:
+            dataset = dataset_get_for_user(schedule.owner, schedule.dataset_id)
+        except NotFound:
+            raise NotFound("You can no longer read this schedule's dataset.") from None
         source = None
         if schedule.reads_task_result:
             if schedule.source_task_id is None:
                 raise NotFound("The task result this schedule reads was deleted.")
-            source = task_get_for_user(schedule.owner, schedule.source_task_id)
+            try:
+                source = task_get_for_user(schedule.owner, schedule.source_task_id)
+            except NotFound:
+                raise NotFound("You can no longer read the task result this schedule reads.") from None
         task, _ = task_submit(user=schedule.owner, dataset=dataset, operation=schedule.operation,
                               params=schedule.parameters, source_task=source, fresh=True, schedule=schedule,
                               callback_url=schedule.callback_url, callback_origin=schedule.callback_origin)
@@ -140,8 +146,7 @@ def schedule_run(schedule_id) -> Task | None:
         logger.warning("schedule run skipped", extra={"schedule_id": str(schedule.id), "reason": exc.message})
         return None
     except NotFound as exc:
-        reason = exc.message if exc.message != NotFound.default else "You can no longer read this schedule's dataset."
-        schedule_set_enabled(schedule, False, reason)
+        schedule_set_enabled(schedule, False, exc.message)
     except DomainError as exc:
         schedule_set_enabled(schedule, False, f"The operation can no longer run: {exc.message}")
     except InvalidParameters as exc:

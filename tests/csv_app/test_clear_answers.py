@@ -139,3 +139,17 @@ def test_a_correlation_of_a_column_named_column_is_a_400_not_a_matrix_without_la
                columns=["column", "x"])
     assert r.status_code == 400
     assert "'column' is also the name of a column correlation writes itself (column)" in r.json()["details"]["columns"][0]
+
+
+def test_a_404_names_what_was_asked_for_the_same_whether_missing_or_someone_elses(client_a, client_b, ready_dataset):
+    mine = ready_dataset(CSV)
+    missing = "5f0c4a52-9d1e-4a8e-9a63-1c2b3d4e5f60"
+    for file_id in (mine, missing):
+        r = submit(client_b, file_id=file_id, operation="unique", column="team")
+        assert r.status_code == 404
+        assert r.json() == {"error": f"No dataset '{file_id}' is yours or shared with you.", "code": "not_found",
+                            "details": None}
+    r = client_b.get("/api/tasks/not-a-uuid/")
+    assert r.status_code == 404 and r.json()["error"] == "No task 'not-a-uuid' is yours or shared with you."
+    r = client_a.delete(f"/api/datasets/{mine}/share/424242/")
+    assert r.status_code == 404 and r.json()["error"] == "This dataset is not shared with user 424242."
