@@ -2,6 +2,7 @@
 import itertools
 import queue
 import threading
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -47,7 +48,7 @@ def write_batches(reader: pa.RecordBatchReader, dest: Path, flags: tuple[str, ..
                   naive: tuple[str, ...] = ()) -> Result:
     """Write every batch with a dense row number; producing and writing overlap in two threads."""
     dest = Path(dest)
-    twice = sorted({name for name in reader.schema.names if reader.schema.names.count(name) > 1})
+    twice = sorted(name for name, seen in Counter(reader.schema.names).items() if seen > 1)
     if twice:  # the operations refuse such requests; a file with two columns of one name could not be read back
         raise EngineError(f"The result would hold two columns named {', '.join(map(repr, twice))}; "
                           "a result's column names must differ.")
