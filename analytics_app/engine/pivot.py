@@ -8,7 +8,7 @@ import duckdb
 
 from .errors import EngineError
 from .results import Result
-from .sql import quote_ident, unused_name
+from .sql import ROW_ID, quote_ident, unused_name
 from .tables import Table, select_list
 from .trend import aggregate_sql
 from .types import json_value
@@ -70,7 +70,10 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
                f"GROUP BY {keys}) ORDER BY {order}")
         result = write_query(con, sql, [], dest)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {cells}")
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {cells}")
+        except duckdb.Error:  # a write that failed left its result open; the table goes with the connection
+            pass
     result.value = {"rows": rows, "column": column, "values": labels, "agg": agg, "value": value}
     return result
 
@@ -78,7 +81,7 @@ def pivot(con: duckdb.DuckDBPyConnection, source: Table, rows: list[str], column
 def _labels(values: list, taken: list[str]) -> list[str]:
     """Each value's column name: its text (an empty value is '(empty)', a NaN 'NaN'), made unique beside the row
     columns."""
-    labels, used = [], set(taken)
+    labels, used = [], {*taken, ROW_ID}
     for v in values:
         text = "NaN" if isinstance(v, float) and math.isnan(v) else str(json_value(v))
         label = unused_name("(empty)" if v is None else text, used)

@@ -5,7 +5,7 @@ import io
 from dataclasses import dataclass
 
 from .errors import EngineError
-from .sql import ROW_ID
+from .sql import ROW_ID, name_key
 
 DELIMITERS = (",", ";", "\t", "|")
 HEAD_BYTES = 256 * 1024
@@ -133,18 +133,23 @@ def check_names(header: list[str], max_columns: int, max_name_chars: int, line: 
     reserved, none twice; EngineError naming the column otherwise (`line`: the header's line, for a CSV)."""
     if len(header) > max_columns:
         raise reject(f"The file has {len(header)} columns; at most {max_columns} are allowed.", line=line)
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[str, int]] = {}
     for index, name in enumerate(header, start=1):
         if name == "":
             raise reject(f"Column {index} of the header row has no name.", line=line)
         if len(name) > max_name_chars:
             raise reject(f"The name of column {index} is {len(name)} characters long; at most {max_name_chars} are "
                          "allowed.", line=line)
-        if name == ROW_ID:
-            raise reject(f"The column name '{ROW_ID}' is reserved.", line=line)
-        if name in seen:
-            raise reject(f"The column name '{name}' appears twice (columns {seen[name]} and {index}).", line=line)
-        seen[name] = index
+        key = name_key(name)
+        if key == ROW_ID:
+            raise reject(f"The column name '{name}' is reserved.", line=line)
+        if key in seen:
+            first, at = seen[key]
+            if first == name:
+                raise reject(f"The column name '{name}' appears twice (columns {at} and {index}).", line=line)
+            raise reject(f"The column names '{first}' and '{name}' (columns {at} and {index}) differ only in letter "
+                         "case, and column names are told apart regardless of case: rename one.", line=line)
+        seen[key] = (name, index)
 
 
 def sniff(head: bytes, complete: bool, max_columns: int, max_name_chars: int = 256) -> Dialect:

@@ -1,5 +1,6 @@
 """DuckDB connections, and the one function through which identifiers reach SQL."""
 import os
+import string
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +25,20 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def name_key(name: str) -> str:
+    """A column name as DuckDB tells names apart: regardless of the case of ASCII letters ('Amount' is 'amount'
+    to it, even quoted; 'É' is not 'é'). Two names of one key cannot be columns of one table."""
+    return name.translate(_ASCII_LOWER)
+
+
 def unused_name(name: str, taken) -> str:
-    """`name`, primed (') until it is none of `taken`: an output column's name that no data column has."""
-    while name in taken:
+    """`name`, primed (') until it is none of `taken` (by name_key): an output column's name that no data column
+    has."""
+    keys = {name_key(t) for t in taken}
+    while name_key(name) in keys:
         name += "'"
     return name
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from .errors import EngineError
 from .files import atomic_path
 from .results import TABLE, Result
-from .sql import ROW_ID
+from .sql import ROW_ID, name_key
 from .tables import ROWS_PER_GROUP, columns_of_schema
 
 
@@ -41,7 +41,18 @@ def write_query(
     ~5% quicker with 2.
     """
     relation = con.sql(sql, params=params)
+    _distinct_names(relation.columns)
     return write_batches(relation.to_arrow_reader(batch_rows(len(relation.columns))), dest, flags, naive)
+
+
+def _distinct_names(names: list[str]) -> None:
+    """EngineError unless the columns' names differ as DuckDB tells them apart (regardless of ASCII case): the
+    operations refuse requests that would clash, this is the line behind them (such a file cannot be read back)."""
+    keys = Counter(name_key(name) for name in names)
+    twice = [name for name in names if keys[name_key(name)] > 1]
+    if twice:
+        raise EngineError(f"The result would hold columns named {', '.join(map(repr, twice))}, and column names "
+                          "must differ (regardless of letter case).")
 
 
 def batch_rows(columns: int) -> int:
@@ -59,10 +70,11 @@ def write_batches(reader: pa.RecordBatchReader, dest: Path, flags: tuple[str, ..
                   naive: tuple[str, ...] = ()) -> Result:
     """Write every batch with a dense row number; producing and writing overlap in two threads."""
     dest = Path(dest)
-    twice = sorted(name for name, seen in Counter(reader.schema.names).items() if seen > 1)
-    if twice:  # the operations refuse such requests; a file with two columns of one name could not be read back
-        raise EngineError(f"The result would hold two columns named {', '.join(map(repr, twice))}; "
-                          "a result's column names must differ.")
+    try:
+        _distinct_names(reader.schema.names)
+    except EngineError:
+        reader.close()  # nothing read: the query's result must not stay open on the connection
+        raise
     kept = [f.with_type(pa.timestamp(f.type.unit)) if f.name in naive else f
             for f in reader.schema if f.name not in flags]
     schema = pa.schema(kept, metadata=reader.schema.metadata).append(pa.field(ROW_ID, pa.int64(), nullable=False))

@@ -2,6 +2,7 @@
 from rest_framework import serializers
 
 from ..engine.errors import unknown_column
+from ..engine.sql import name_key
 from ..engine.types import NUMERIC, TEMPORAL, column_types
 
 
@@ -20,8 +21,9 @@ def require_columns(field: str, names: list[str], schema: list[dict], kinds: tup
 def require_not_written(field: str, names: list[str], written: tuple[str, ...], operation: str) -> None:
     """None of `names` (columns the result keeps under their own names) is one of the columns the operation
     writes itself, or a 400: a result cannot hold two columns of one name."""
+    keys = {name_key(w): w for w in written}
     for name in names:
-        if name in written:
+        if name_key(name) in keys:
             raise serializers.ValidationError({field: [
                 f"'{name}' is also the name of a column {operation} writes itself ({', '.join(written)}), and a "
                 f"result cannot hold two columns of one name: choose another column."]})
@@ -65,7 +67,7 @@ class ColumnList(serializers.ListField):
     def to_internal_value(self, data):
         if isinstance(data, str):
             data = [part for part in (p.strip() for p in data.split(",")) if part]
-        return super().to_internal_value(data)
+        return list(dict.fromkeys(super().to_internal_value(data)))  # a column named twice counts once
 
 
 NUMERIC_TYPES = NUMERIC

@@ -153,3 +153,20 @@ def test_a_404_names_what_was_asked_for_the_same_whether_missing_or_someone_else
     assert r.status_code == 404 and r.json()["error"] == "No task 'not-a-uuid' is yours or shared with you."
     r = client_a.delete(f"/api/datasets/{mine}/share/424242/")
     assert r.status_code == 404 and r.json()["error"] == "This dataset is not shared with user 424242."
+
+
+def test_names_differing_only_in_case_clash_too_and_pivot_labels_keep_apart(client_a, ready_dataset, run_operation):
+    """DuckDB tells column names apart regardless of case: `top` by `Value` made a result whose `value` column read
+    back as `Value`'s numbers; a pivot's labels `A` and `a` (or a row column `r` beside a label `R`, or a label
+    `__ravid_row`) were two names for one column."""
+    file_id = ready_dataset("Value,g,v\n1,A,1\n2,a,2\n2,R,3\n3,__ravid_row,4\n")
+    r = submit(client_a, file_id=file_id, operation="top", by="Value", value="v")
+    assert r.status_code == 400 and r.json()["details"]["by"][0].startswith(
+        "'Value' is also the name of a column top writes itself (value)")
+    body = run_operation(file_id, "pivot", rows=["Value"], columns="g", value="v", agg="sum")
+    assert body["status"] == "SUCCESS", body
+    assert body["result"]["columns"] == ["Value", "A", "R", "__ravid_row'", "a'"]
+    rows = client_a.get(f"/api/tasks/{body['task_id']}/rows").json()["items"]
+    assert rows == [{"Value": 1, "A": 1.0, "R": None, "__ravid_row'": None, "a'": None},
+                    {"Value": 2, "A": None, "R": 3.0, "__ravid_row'": None, "a'": 2.0},
+                    {"Value": 3, "A": None, "R": None, "__ravid_row'": 4.0, "a'": None}]

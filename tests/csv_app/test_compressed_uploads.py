@@ -123,4 +123,9 @@ def test_a_parquet_upload_with_what_a_table_cannot_hold_is_a_400_naming_it(clien
     r = send(client_a, damaged[:4] + b"\x00" * 64 + damaged[-4:], "damaged.parquet")
     assert r.status_code == 400 and r.json()["details"]["file"] == [
         "The Parquet file could not be read: it is damaged or incomplete."]
+    cased = pa.table({"Amount": [1, 2], "amount": [10.5, 20.5]})
+    r = send(client_a, parquet_bytes(cased), "cased.parquet")
+    assert r.status_code == 400 and r.json()["details"]["file"] == [
+        "The column names 'Amount' and 'amount' (columns 1 and 2) differ only in letter case, and column names are "
+        "told apart regardless of case: rename one."]
     assert Dataset.objects.count() == 0 and folders(settings) == before

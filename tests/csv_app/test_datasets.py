@@ -51,6 +51,11 @@ def test_raw_text_csv_body_upload(client_a):
         (b"a,b\n1,\x00\x00\n", "The file contains NUL bytes, so it is binary, not text.", True),
         (b"a,b\n", "The file has a header row but no data rows.", False),
         (b"a,a\n1,2\n", "The column name 'a' appears twice (columns 1 and 2).", False),
+        # DuckDB tells column names apart regardless of ASCII case: such a file failed its ingest with "could not be
+        # read as CSV"; as Parquet it was READY with one column's values read from the other.
+        (b"Amount,b,amount\n1,2,3\n", "The column names 'Amount' and 'amount' (columns 1 and 3) differ only in "
+                                     "letter case, and column names are told apart regardless of case: rename one.", False),
+        (b"a,__RAVID_ROW\n1,2\n", "The column name '__RAVID_ROW' is reserved.", False),
     ],
 )
 def test_unusable_uploads_are_400_with_the_reason(client_a, raw, reason, not_csv):

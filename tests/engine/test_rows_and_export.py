@@ -162,5 +162,8 @@ def test_a_result_with_two_columns_of_one_name_is_refused_and_nothing_is_written
 
     with pytest.raises(EngineError) as caught:
         write_query(con, "SELECT 1 AS value, 2 AS value, 3 AS n", [], tmp_path / "out.parquet")
-    assert caught.value.message == "The result would hold two columns named 'value'; a result's column names must differ."
+    assert caught.value.message == ("The result would hold columns named 'value', 'value', and column names must "
+                                    "differ (regardless of letter case).")
+    with pytest.raises(EngineError, match="columns named 'Value', 'value', and column names must differ"):
+        write_query(con, "SELECT 1 AS \"Value\", 2 AS n, 3 AS \"value\"", [], tmp_path / "out.parquet")
     assert list(tmp_path.iterdir()) == []
