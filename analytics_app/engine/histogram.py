@@ -36,13 +36,16 @@ def bin_edges(con: duckdb.DuckDBPyConnection, source: Table, column: str, bins: 
             lo, hi = lo - 0.5, hi + 0.5
         terms = (lo, hi - lo, float(bins))
         return [_edge(*terms, i) for i in range(bins)] + [hi], terms
+    too_many = EngineError(f"Bins of width {width:g} make more than {MAX_BINS} bins over {lo:g}..{hi:g}; at most "
+                           f"{MAX_BINS} are allowed. Use a larger width, or bins.", {"width": [f"at most {MAX_BINS} bins"]})
+    if not (math.isfinite(lo / width) and (hi - lo) / width <= MAX_BINS):  # a tiny width: counted, it overflows
+        raise too_many
     start = math.floor(lo / width) * width
     count = max(1, math.ceil((hi - start) / width))
     if start + count * width < hi:  # rounding: the last edge must reach the maximum
         count += 1
     if count > MAX_BINS:
-        raise EngineError(f"Bins of width {width:g} make {count} bins over {lo:g}..{hi:g}; at most {MAX_BINS} are "
-                          "allowed. Use a larger width, or bins.", {"width": [f"at most {MAX_BINS} bins"]})
+        raise too_many
     terms = (start, float(width), 1.0)
     return [_edge(*terms, i) for i in range(count + 1)], terms
 

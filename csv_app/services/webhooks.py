@@ -35,7 +35,10 @@ class Unsafe(Exception):
 
 def _addresses(url: str) -> tuple[str, int, list[str]]:
     """The host, port and every address the URL's host resolves to, checked; Unsafe otherwise."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed bracketed host: 'https://[::1'
+        raise Unsafe("The callback URL is not a valid URL (its host is malformed).") from None
     allowed = ("https", "http") if settings.WEBHOOK_ALLOW_HTTP else ("https",)
     if parts.scheme not in allowed:
         raise Unsafe(f"A callback URL must use {' or '.join(allowed)}; '{parts.scheme or url}' is not allowed.")

@@ -49,6 +49,7 @@ def submit(client, file_id, url, **params):
     ("https://[::1]/hook", "non-public address"),
     ("https://user:secret@93.184.216.34/hook", "may not carry a user name or password"),
     ("https://no-such-host.invalid/hook", "cannot be resolved"),
+    ("https://[::1/hook", "The callback URL is not a valid URL (its host is malformed)."),  # was a 500
 ])
 def test_a_callback_that_is_not_https_to_a_public_address_is_a_400(client_a, ready_dataset, url, why):
     r = submit(client_a, ready_dataset(CSV), url)
