@@ -10,7 +10,7 @@ from ..models import Schedule
 from ..pagination import PAGE_PARAMETERS, PagePagination
 from ..services.schedules import MIN_EVERY_SECONDS, schedule_create, schedule_delete, schedule_resume, \
     schedule_set_enabled
-from ..selectors import schedule_get_for_owner
+from ..selectors import schedule_get_for_owner, tasks_of_user
 from .accounts import error_response
 from .tasks import OperationRequestHead, TaskOutputSerializer, read_operation_request
 
@@ -111,7 +111,8 @@ class ScheduleRunsApi(APIView):
     def get(self, request, schedule_id):
         schedule = schedule_get_for_owner(request.user, schedule_id)
         paginator = PagePagination()
-        page = paginator.paginate_queryset(schedule.runs.select_related("dataset", "source_task", "owner"), request,
-                                           view=self)
+        # Only the runs the owner may still read: a share taken back takes the runs over it with it.
+        runs = tasks_of_user(request.user).filter(schedule=schedule).order_by("-created_at")
+        page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(
             [TaskOutputSerializer(t, context={"request": request, "n": 0}).data for t in page])

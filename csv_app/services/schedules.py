@@ -126,18 +126,20 @@ def schedule_run(schedule_id) -> Task | None:
     try:
         if schedule.dataset_id is None:
             raise NotFound("The dataset this schedule reads was deleted.")
-        try:
-            dataset = dataset_get_for_user(schedule.owner, schedule.dataset_id)
-        except NotFound:
-            raise NotFound("You can no longer read this schedule's dataset.") from None
         source = None
-        if schedule.reads_task_result:
+        if schedule.reads_task_result:  # a result shared with its owner is read without the dataset's share
             if schedule.source_task_id is None:
                 raise NotFound("The task result this schedule reads was deleted.")
             try:
                 source = task_get_for_user(schedule.owner, schedule.source_task_id)
             except NotFound:
                 raise NotFound("You can no longer read the task result this schedule reads.") from None
+            dataset = source.dataset
+        else:
+            try:
+                dataset = dataset_get_for_user(schedule.owner, schedule.dataset_id)
+            except NotFound:
+                raise NotFound("You can no longer read this schedule's dataset.") from None
         task, _ = task_submit(user=schedule.owner, dataset=dataset, operation=schedule.operation,
                               params=schedule.parameters, source_task=source, fresh=True, schedule=schedule,
                               callback_url=schedule.callback_url, callback_origin=schedule.callback_origin)

@@ -104,10 +104,35 @@ def test_a_schedule_whose_share_was_revoked_pauses_at_its_next_run(client_a, cli
     file_id = ready_dataset(CSV)
     assert client_a.post(f"/api/datasets/{file_id}/share", {"user": other_user.email}, format="json").status_code == 201
     schedule_id = create(client_b, file_id=file_id, operation="unique", column="city", every=60).json()["id"]
+    run = schedule_run(schedule_id)
+    assert run_pending(run.id) == "SUCCESS"
+    assert [t["task_id"] for t in client_b.get(f"/api/schedules/{schedule_id}/runs/").json()["results"]] == [str(run.id)]
     assert client_a.delete(f"/api/datasets/{file_id}/share/{other_user.id}/").status_code == 204
     assert schedule_run(schedule_id) is None
     body = client_b.get(f"/api/schedules/{schedule_id}/").json()
     assert body["enabled"] is False and body["paused_reason"] == "You can no longer read this schedule's dataset."
+    # Its runs over the dataset went with the share (their values, a summary's or a correlation's, were readable
+    # here after the task itself was a 404).
+    assert client_b.get(f"/api/schedules/{schedule_id}/runs/").json()["results"] == []
+    assert client_b.get(f"/api/tasks/{run.id}/").status_code == 404
+
+
+def test_a_schedule_on_a_result_shared_without_its_dataset_runs(client_a, client_b, other_user, ready_dataset):
+    """Its first run looked the dataset up, which was not shared: it paused at once saying it could not read it."""
+    file_id = ready_dataset(CSV)
+    source = client_a.post("/api/perform-operation/", {"file_id": file_id, "operation": "unique", "column": "city"},
+                           format="json").json()["task_id"]
+    assert run_pending(source) == "SUCCESS"
+    assert client_a.post(f"/api/tasks/{source}/share", {"user": other_user.email}, format="json").status_code == 201
+    schedule_id = create(client_b, task_id=source, operation="top", by="count", agg="count", every=60).json()["id"]
+    run = schedule_run(schedule_id)
+    assert run is not None and run_pending(run.id) == "SUCCESS"
+    assert client_b.get(f"/api/schedules/{schedule_id}/").json()["enabled"] is True
+    assert [t["task_id"] for t in client_b.get(f"/api/schedules/{schedule_id}/runs/").json()["results"]] == [str(run.id)]
+    assert client_a.delete(f"/api/tasks/{source}/share/{other_user.id}/").status_code == 204
+    assert schedule_run(schedule_id) is None
+    assert client_b.get(f"/api/schedules/{schedule_id}/").json()["paused_reason"] == \
+        "You can no longer read the task result this schedule reads."
 
 
 def test_another_users_schedule_is_a_404_and_the_count_is_capped(client_a, client_b, ready_dataset, settings):
