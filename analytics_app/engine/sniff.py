@@ -5,7 +5,7 @@ import io
 from dataclasses import dataclass
 
 from .errors import EngineError
-from .sql import ROW_ID, name_key
+from .sql import RESERVED_PREFIX, name_key
 
 DELIMITERS = (",", ";", "\t", "|")
 HEAD_BYTES = 256 * 1024
@@ -141,8 +141,9 @@ def check_names(header: list[str], max_columns: int, max_name_chars: int, line: 
             raise reject(f"The name of column {index} is {len(name)} characters long; at most {max_name_chars} are "
                          "allowed.", line=line)
         key = name_key(name)
-        if key == ROW_ID:
-            raise reject(f"The column name '{name}' is reserved.", line=line)
+        if key.startswith(RESERVED_PREFIX):  # ravid's own columns (the row number, the ingest's checks)
+            raise reject(f"The column name '{name}' is reserved (names starting with '{RESERVED_PREFIX}' are).",
+                         line=line)
         if key in seen:
             first, at = seen[key]
             if first == name:

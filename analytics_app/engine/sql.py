@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-ROW_ID = "__ravid_row"
+RESERVED_PREFIX = "__ravid_"  # no data column's name starts so (in any case): ravid's own columns do
+ROW_ID = RESERVED_PREFIX + "row"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import duckdb
 
-from .sql import quote_ident, unused_name
+from .sql import name_key, quote_ident, unused_name
 from .results import Result
 from .tables import Table
 from .writer import write_query
@@ -33,8 +33,9 @@ def group_statistics(
     # Every column's moments and median in one pass over the rows (one wide row per group), spread into one row per
     # (group, column) afterwards; only the modes need a grouping of their own per column.
     prefix = "stat "
-    while any(g.startswith(prefix) for g in group_by):  # the wide row's names are none of the keys'
+    while any(name_key(g).startswith(prefix) for g in group_by):  # the wide row's names are none of the keys'
         prefix += "'"
+    mode = quote_ident(unused_name("mode_value", group_by))
 
     def stat(field: str, i: int) -> str:
         return quote_ident(f"{prefix}{field} {i}")
@@ -54,13 +55,13 @@ def group_statistics(
         # The most frequent value, the smallest on ties (as pandas' mode()[0]): among values seen more than once,
         # least (-count, value); a group whose values are all different has its minimum as its mode.
         ctes.append(
-            f"m{i} AS (SELECT {keys}, arg_min({col}, (-{n}, {col})) AS mode_value FROM ("
+            f"m{i} AS (SELECT {keys}, arg_min({col}, (-{n}, {col})) AS {mode} FROM ("
             f"SELECT {keys}, {col}, count(*) AS {n} FROM base WHERE {col} IS NOT NULL GROUP BY {keys}, {col} "
             f"HAVING count(*) > 1) GROUP BY {keys})")
         selects.append(
             f"SELECT {', '.join(f's.{quote_ident(g)}' for g in group_by)}, ? AS \"column\", {stat('count', i)} AS count, "
             f"{stat('mean', i)} AS mean, {stat('median', i)} AS median, "
-            f"CAST(coalesce(m{i}.mode_value, {stat('min', i)}) AS {point}) AS mode, "
+            f"CAST(coalesce(m{i}.{mode}, {stat('min', i)}) AS {point}) AS mode, "
             f"CAST({stat('min', i)} AS {point}) AS min, CAST({stat('max', i)} AS {point}) AS max, {stat('std', i)} AS std "
             f"FROM s LEFT JOIN m{i} ON {matched.format(m=f'm{i}')}"
         )

@@ -4,9 +4,8 @@ from rest_framework import serializers
 from ..engine.correlation import METHODS, correlate
 from ..engine.writer import write_rows
 from ..registry import Operation, RunContext, register
-from .checks import NUMERIC_TYPES, Choice, ColumnList, require_columns, require_not_written
-
-WRITTEN = ("column",)  # each row's label, beside one column per column correlated
+from ..engine.sql import unused_name
+from .checks import NUMERIC_TYPES, Choice, ColumnList, require_columns
 
 
 class CorrelationParams(serializers.Serializer):
@@ -20,7 +19,6 @@ def check(params: dict, schema: list[dict]) -> dict:
         params["columns"] = list(dict.fromkeys(params["columns"]))
     else:
         params["columns"] = [c["name"] for c in schema if c["type"] in NUMERIC_TYPES]
-    require_not_written("columns", params["columns"], WRITTEN, "correlation")
     if len(params["columns"]) < 2:
         raise serializers.ValidationError({"columns": ["A correlation needs at least two numeric columns."]})
     return params
@@ -31,7 +29,8 @@ def run(ctx: RunContext, params: dict):
 
     def work(con):
         matrix = correlate(con, ctx.source, columns, params["method"])
-        result = write_rows([{"column": a, **matrix[a]} for a in columns], ctx.table_path())
+        label = unused_name("column", columns)  # each row's label: `column'` beside a column named `column`
+        result = write_rows([{label: a, **matrix[a]} for a in columns], ctx.table_path())
         result.value = matrix
         return result
 

@@ -134,11 +134,20 @@ def test_a_column_named_like_one_the_result_writes_is_a_400_not_a_failed_task(cl
         f"hold two columns of one name: choose another column."]}
 
 
-def test_a_correlation_of_a_column_named_column_is_a_400_not_a_matrix_without_labels(client_a, ready_dataset):
-    r = submit(client_a, file_id=ready_dataset("column,x\n1,2\n2,5\n3,7\n"), operation="correlation",
-               columns=["column", "x"])
-    assert r.status_code == 400
-    assert "'column' is also the name of a column correlation writes itself (column)" in r.json()["details"]["columns"][0]
+def test_a_correlation_of_a_column_named_column_labels_its_rows_column_primed(client_a, ready_dataset, run_operation):
+    """Its matrix's label column took the data column's place: the rows said 1.0 where they should name a column."""
+    body = run_operation(ready_dataset("column,x\n1,2\n2,5\n3,7\n"), "correlation")
+    assert body["status"] == "SUCCESS", body
+    assert body["result"]["columns"] == ["column'", "column", "x"]
+    assert [row["column'"] for row in body["result"]["data"]] == ["column", "x"]
+    assert body["result"]["data"][0]["column"] == 1.0
+
+
+def test_statistics_grouped_by_a_column_named_like_its_working_names_runs(ready_dataset, run_operation):
+    body = run_operation(ready_dataset("mode_value,x\na,1\na,1\nb,2\n"), "statistics", group_by="mode_value",
+                         columns=["x"])
+    assert body["status"] == "SUCCESS", body
+    assert [(r["mode_value"], r["mode"]) for r in body["result"]["data"]] == [("a", 1), ("b", 2)]
 
 
 def test_a_404_names_what_was_asked_for_the_same_whether_missing_or_someone_elses(client_a, client_b, ready_dataset):

@@ -55,7 +55,10 @@ def test_raw_text_csv_body_upload(client_a):
         # read as CSV"; as Parquet it was READY with one column's values read from the other.
         (b"Amount,b,amount\n1,2,3\n", "The column names 'Amount' and 'amount' (columns 1 and 3) differ only in "
                                      "letter case, and column names are told apart regardless of case: rename one.", False),
-        (b"a,__RAVID_ROW\n1,2\n", "The column name '__RAVID_ROW' is reserved.", False),
+        (b"a,__RAVID_ROW\n1,2\n", "The column name '__RAVID_ROW' is reserved (names starting with '__ravid_' are).",
+         False),
+        (b"a,__ravid_odd_0\n1,2\n", "The column name '__ravid_odd_0' is reserved (names starting with '__ravid_' are).",
+         False),
     ],
 )
 def test_unusable_uploads_are_400_with_the_reason(client_a, raw, reason, not_csv):
