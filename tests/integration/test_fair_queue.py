@@ -42,13 +42,16 @@ def test_a_small_job_finishes_at_once_while_two_large_ingests_run(start_worker, 
     api = Api(live_server.url, "analyst@example.com")
     small = tmp_path / "small.csv"
     small.write_text("category\nx\ny\nx\n")
-    start_worker(concurrency=2, nice=5)
+    # Everything is queued before the worker taking both queues starts, so the two large ingests start together:
+    # uploaded one after the other to a running worker, the first could end (its upload and the second one's take
+    # a while on a busy machine) before the small job was even submitted.
     start_worker(concurrency=1, queues="small")
-    single = upload_ready(api, small)
-
-    ingests = []
-    for _ in range(2):
-        ingests.append(upload(api, big_csv)["task_id"])
+    uploaded = upload(api, small)
+    ingests = [upload(api, big_csv)["task_id"] for _ in range(2)]
+    start_worker(concurrency=2, nice=5)
+    final, _ = api.wait(uploaded["task_id"], timeout=120)
+    assert final["status"] == "SUCCESS", final
+    single = uploaded["file_id"]
     for task_id in ingests:
         wait_started(api, task_id)
     started = time.monotonic()
