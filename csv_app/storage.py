@@ -288,13 +288,17 @@ class ObjectStore:
         self.grown = True
         return True
 
-    def has(self, rel_folder: str, names: list[str]) -> bool:
-        """Whether the store holds every one of these files of the folder (one listing)."""
+    def _keys_under(self, rel_folder: str) -> list[str]:
+        """The keys of every object under the folder `rel_folder` (one listing, paged)."""
         folder = self.key(rel_folder) + "/"
         pages = self._call(f"list {rel_folder}", lambda: list(
             self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder)))
-        held = {item["Key"][len(folder):] for page in pages for item in page.get("Contents", [])}
-        return all(name in held for name in names)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def has(self, rel_folder: str, names: list[str]) -> bool:
+        """Whether the store holds every one of these files of the folder."""
+        held = set(self._keys_under(rel_folder))
+        return all(self.key(f"{rel_folder}/{name}") in held for name in names)
 
     def trim_if_grown(self, spare=frozenset()) -> None:
         """Bound the cache after a download (walking it on every read would cost a request more than the read)."""
@@ -312,11 +316,8 @@ class ObjectStore:
     def delete(self, rel: str) -> None:
         """The object `rel`, or every object under the folder `rel`, and any upload to them left unfinished (a host
         that died while putting a file in the store)."""
-        keys = [self.key(rel)]
+        keys = [self.key(rel), *self._keys_under(rel)]
         folder = self.key(rel) + "/"
-        pages = self._call(f"list {rel}", lambda: list(
-            self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder)))
-        keys += [item["Key"] for page in pages for item in page.get("Contents", [])]
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start:start + 1000]]
             self._call(f"delete {rel}", self.client.delete_objects, Bucket=self.bucket,
